@@ -1,0 +1,1 @@
+"""Bayesian scenario projections and target-attainment probabilities for Changzhi's plan targets."""

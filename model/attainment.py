@@ -1,0 +1,205 @@
+r"""Attainment: the probability that each target is met, read off simulated paths.
+
+For target *k* with quantity :math:`q_k` (the observation operator of its kind applied to the
+simulated path: nominal level, average real growth over the plan years including those already
+observed, share, count, pp change, cumulative total) and threshold :math:`c_k`,
+
+.. math::
+
+    P_k = \frac1S \sum_s \mathbb 1\{q_k^{(s)} \;\mathrm{cmp}_k\; c_k\}
+
+where cmp is ≥, >, ≤, <, a range, or "about": a floor with a tolerance (:math:`q \ge c - t`,
+t = 0.5 points for rates and shares, 2% of the threshold for levels), because exceeding a
+左右 target counts as meeting it in Chinese plan evaluation.
+
+Evidence: the data's share in the answer is summarised by the *drift learning* of the target's
+quantity, :math:`1 - \mathrm{Var}_{post}(\mu)/\mathrm{Var}_{prior}(\mu)` (posterior contraction of the
+indicator's trend; for a ratio a/b, of :math:`\mu_a-\mu_b`), and by :math:`P^{prior}_k`, the
+probability when the trend and volatility are drawn from the class priors instead of the
+posterior (same observed starting point). Label: ``data`` (learning ≥ 0.5), ``mixed``
+(0.2–0.5), ``prior`` (< 0.2).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .data import Dataset, formula_terms
+from .fit import Fit
+from .operators import OP_OF_KIND, evaluate
+from .simulate import Paths
+
+ABOUT_TOLERANCE = {"rate": 0.5, "level": 0.02}
+"""Tolerance of 'about' targets: points for rates/shares/changes, fraction of the threshold for levels."""
+
+LOWER_IS_BETTER = ("<", "<=")
+
+
+def target_quantity(paths: Paths, rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Per-path value of each row's quantity (n_paths, n_rows); NaN where the model cannot read it.
+
+    Also returns a boolean mask of readable rows.
+    """
+    cells = paths.cells()
+    index = paths.layout.index(rows)
+    out = np.full((cells.shape[0], len(rows)), np.nan)
+    for op, pos in index.rows.items():
+        out[:, pos] = evaluate(op, cells, index.idx[op], index.weights[op])
+    return out, ~np.isnan(out).all(axis=0)
+
+
+def attained(q: np.ndarray, comparator: str, threshold: float, high: float | None, kind: str) -> np.ndarray:
+    """Boolean per path: does the quantity meet the target?"""
+    if comparator in (">=", "="):
+        return q >= threshold
+    if comparator == ">":
+        return q > threshold
+    if comparator == "<=":
+        return q <= threshold
+    if comparator == "<":
+        return q < threshold
+    if comparator == "range":
+        return (q >= threshold) & (q <= high)
+    if comparator == "about":
+        tol = ABOUT_TOLERANCE["level"] * abs(threshold) if kind in ("level", "count", "cumulative") else ABOUT_TOLERANCE["rate"]
+        return q >= threshold - tol
+    raise ValueError(f"unknown comparator {comparator!r}")
+
+
+def drift_learning(fit: Fit, indicator: str) -> float:
+    """Posterior contraction of the trend of an indicator's quantity (1 = all data, 0 = all prior)."""
+    from .growth import _scale
+    from .layout import anchors
+    from .priors import CLASS_PRIORS
+
+    layout = fit.layout
+    terms = formula_terms(layout.catalogue.at[indicator, "links"]) or (indicator,)
+    if any(t not in layout.base for t in terms):
+        return float("nan")
+    mu = fit.draws("mu")
+    scale = _scale(layout, anchors(layout, fit.observations)[0])
+    sign = [1.0, -1.0][: len(terms)]
+    post = sum(s * mu[:, layout.base.index(t)] for s, t in zip(sign, terms))
+    prior_var = sum((CLASS_PRIORS[layout.klass(t)].drift_sd * scale[layout.base.index(t)]) ** 2 for t in terms)
+    return float(np.clip(1.0 - post.var() / prior_var, 0.0, 1.0))
+
+
+def evidence_label(learning: float) -> str:
+    if np.isnan(learning):
+        return "n/a"
+    return "data" if learning >= 0.5 else "mixed" if learning >= 0.2 else "prior"
+
+
+def _last_observed(fit: Fit, indicator: str) -> int:
+    obs = fit.observations
+    terms = formula_terms(fit.layout.catalogue.at[indicator, "links"])
+    years = obs.loc[obs["indicator"].isin([indicator, *terms]), "year"]
+    return int(years.max()) if len(years) else fit.last_year
+
+
+def _required(paths: Paths, row, threshold: float, last: int) -> tuple[float, float, str]:
+    """Growth (or pp/yr) still needed from the last observed year, and its predictive percentile."""
+    year = int(row.year)
+    if year <= last or row.kind in ("cumulative",):
+        return np.nan, np.nan, ""
+    years_left = year - last
+    unit = "pp/yr" if row.kind in ("share", "pp_change") else "%/yr"
+    base = row._replace(kind="level" if row.kind not in ("share", "pp_change") else "share", year=last, span_start=None)
+    end = row._replace(kind=base.kind, year=year, span_start=None)
+    q, ok = target_quantity(paths, pd.DataFrame([base, end]))
+    if not ok.all():
+        return np.nan, np.nan, ""
+    start_v, end_v = q[:, 0], q[:, 1]
+    if row.kind in ("share",):
+        need = (threshold - np.median(start_v)) / years_left
+        model_rate = (end_v - start_v) / years_left
+    elif row.kind in ("level", "count"):
+        need = 100 * ((threshold / np.median(start_v)) ** (1 / years_left) - 1)
+        model_rate = 100 * ((end_v / start_v) ** (1 / years_left) - 1)
+    elif row.kind == "avg_growth":
+        span = int(row.span_start)
+        n = year - span + 1
+        done = last - span + 1
+        if done <= 0:
+            need = threshold
+        else:
+            past, _ = target_quantity(paths, pd.DataFrame([row._replace(year=last)]))
+            factor = (1 + threshold / 100) ** n / (1 + np.median(past[:, 0]) / 100) ** done
+            need = 100 * (factor ** (1 / years_left) - 1)
+        model_rate = 100 * ((end_v / start_v) ** (1 / years_left) - 1)
+    elif row.kind == "yoy_growth":
+        need = threshold
+        model_rate = 100 * ((end_v / start_v) ** (1 / years_left) - 1) if years_left == 1 else np.full_like(end_v, np.nan)
+    else:
+        return np.nan, np.nan, ""
+    return float(need), float(np.mean(model_rate <= need)), unit
+
+
+def attainment_table(fit: Fit, paths: Paths, dataset: Dataset, target_ids: list[str],
+                     thresholds: dict[str, float] | None = None, prior_paths: Paths | None = None
+                     ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One row per target with P(attained), the target-year distribution and evidence.
+
+    Returns the table and the per-path attainment matrix (paths × evaluable targets) for joint results.
+    """
+    thresholds = thresholds or {}
+    tg = dataset.targets.loc[target_ids]
+    cat = dataset.catalogue
+    q_all, readable = target_quantity(paths, tg)
+    q_prior = target_quantity(prior_paths, tg)[0] if prior_paths is not None else None
+    records, hits = [], {}
+    for j, row in enumerate(tg.itertuples(index=False)):
+        threshold = thresholds.get(row.target_id, row.threshold)
+        rec = {
+            "target_id": row.target_id, "plan": row.plan, "indicator": row.indicator,
+            "name_zh": cat.at[row.indicator, "name_zh"], "name_en": cat.at[row.indicator, "name_en"],
+            "year": int(row.year), "kind": row.kind, "price_basis": row.price_basis, "attribute": row.attribute,
+            "comparator": row.comparator, "threshold": threshold, "threshold_high": row.threshold_high,
+            "unit": row.unit, "threshold_from": "scenario" if row.target_id in thresholds else "document",
+            "source": row.source, "line": row.line, "quote": row.quote,
+        }
+        q = q_all[:, j]
+        if not readable[j]:
+            rec["status"] = "not evaluable: the model has no path for this quantity (no base value)"
+        elif pd.isna(threshold):
+            rec["status"] = "not evaluable: no threshold in the document; supply one in the scenario's thresholds"
+        else:
+            rec["status"] = "evaluated"
+        if readable[j]:
+            rec.update(median=float(np.median(q)), q05=float(np.quantile(q, 0.05)), q95=float(np.quantile(q, 0.95)))
+            lower = row.comparator in LOWER_IS_BETTER
+            rec["threshold_p50"] = float(np.quantile(q, 0.5))
+            rec["threshold_p80"] = float(np.quantile(q, 0.8 if lower else 0.2))
+            learning = drift_learning(fit, row.indicator)
+            rec.update(drift_learning=learning, evidence=evidence_label(learning),
+                       last_observed_year=_last_observed(fit, row.indicator))
+        if rec["status"] == "evaluated":
+            hit = attained(q, row.comparator, float(threshold), row.threshold_high, row.kind)
+            hits[row.target_id] = hit
+            rec["p_attained"] = float(hit.mean())
+            if q_prior is not None:
+                rec["p_prior"] = float(attained(q_prior[:, j], row.comparator, float(threshold),
+                                                row.threshold_high, row.kind).mean())
+            need, pct, unit = _required(paths, row, float(threshold), rec["last_observed_year"])
+            rec.update(required_rate=need, required_rate_unit=unit, required_rate_percentile=pct)
+        records.append(rec)
+    return pd.DataFrame(records), pd.DataFrame(hits)
+
+
+def joint_results(hits: pd.DataFrame, table: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """P(all), P(all binding), P(at least k of n), and the correlation of attainment across targets."""
+    rows = []
+    if hits.shape[1]:
+        binding = [t for t in hits.columns if table.set_index("target_id").at[t, "attribute"] == "约束性"]
+        rows.append(("all evaluated targets", hits.shape[1], float(hits.all(axis=1).mean())))
+        if binding:
+            rows.append(("all binding (约束性) targets", len(binding), float(hits[binding].all(axis=1).mean())))
+        met = hits.sum(axis=1)
+        n = hits.shape[1]
+        for k in range(1, n + 1):
+            rows.append((f"at least {k} of {n}", n, float((met >= k).mean())))
+    joint = pd.DataFrame(rows, columns=["event", "n_targets", "probability"])
+    varying = hits.loc[:, hits.std() > 0].astype(float)
+    corr = varying.corr() if varying.shape[1] > 1 else pd.DataFrame()
+    return joint, corr

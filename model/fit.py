@@ -1,0 +1,202 @@
+"""Fitting: sample the growth model for a data vintage, check convergence, cache the posterior.
+
+``fit(as_of=..., data_through=..., seed=...)`` returns a :class:`Fit`: the posterior of the latent
+paths and their dynamics, its diagnostics, and :meth:`Fit.predict` for any figure rows. The
+posterior is cached on disk under ``.cache/fits/<key>.nc``; the key hashes the observations used,
+the sampler settings, the model's source code and the package versions, so the same inputs
+never refit and any change does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import arviz as az
+import numpy as np
+import pandas as pd
+
+from . import data as data_mod
+from .layout import Layout, build_layout
+
+CACHE_DIR = data_mod.ROOT / ".cache" / "fits"
+MODEL_SOURCES = ("growth.py", "layout.py", "operators.py", "priors.py", "fit.py")
+QUANTILES = (0.05, 0.10, 0.25, 0.50, 0.75, 0.90, 0.95)
+
+
+@dataclass(frozen=True)
+class FitSettings:
+    """What determines a posterior besides the data: vintage, sampler and its seed."""
+
+    as_of: str | None = None
+    data_through: int | None = None
+    draws: int = 1000
+    tune: int = 1000
+    chains: int = 2
+    target_accept: float = 0.9
+    seed: int = 20210525
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+@dataclass
+class Diagnostics:
+    """Convergence summary of a fit; ``ok`` is False when any threshold fails."""
+
+    max_rhat: float
+    min_ess_bulk: float
+    min_ess_tail: float
+    divergences: int
+    seconds: float
+    ok: bool = field(init=False)
+
+    def __post_init__(self):
+        self.ok = bool(self.max_rhat <= 1.01 and self.min_ess_bulk >= 400 and self.min_ess_tail >= 400
+                       and self.divergences == 0)
+
+    def as_dict(self) -> dict:
+        return {k: (float(v) if isinstance(v, (float, np.floating)) else v) for k, v in self.__dict__.items()}
+
+    def flag(self) -> str:
+        """One line for every output: 'converged' or what failed."""
+        if self.ok:
+            return "converged"
+        return (f"NOT CONVERGED (max R-hat {self.max_rhat:.3f}, min bulk ESS {self.min_ess_bulk:.0f}, "
+                f"min tail ESS {self.min_ess_tail:.0f}, {self.divergences} divergences): treat results with caution")
+
+
+def package_versions() -> dict[str, str]:
+    return {p: importlib.metadata.version(p) for p in ("numpy", "scipy", "pandas", "pymc", "pytensor", "arviz")}
+
+
+def _cache_key(obs: pd.DataFrame, settings: FitSettings) -> str:
+    h = hashlib.sha256()
+    h.update(obs.drop(columns=["file"]).to_csv(index=False).encode())
+    h.update(json.dumps(settings.as_dict(), sort_keys=True).encode())
+    h.update(json.dumps(package_versions(), sort_keys=True).encode())
+    for name in MODEL_SOURCES:
+        h.update((data_mod.ROOT / "model" / name).read_bytes())
+    return h.hexdigest()[:16]
+
+
+def data_hash(obs: pd.DataFrame) -> str:
+    """Short hash of the observation rows a fit used."""
+    return hashlib.sha256(obs.drop(columns=["file"]).to_csv(index=False).encode()).hexdigest()[:16]
+
+
+@dataclass
+class Fit:
+    """A fitted posterior for one data vintage.
+
+    Attributes
+    ----------
+    layout : Layout
+        Indicators and years of the fit.
+    observations : DataFrame
+        The rows the fit used.
+    idata : arviz.InferenceData
+        Posterior of all parameters, including the latent paths ``x`` (indicator, year).
+    diagnostics : Diagnostics
+    settings : FitSettings
+    key : str
+        Cache key (hash of data, settings, code and versions).
+    """
+
+    layout: Layout
+    observations: pd.DataFrame
+    idata: az.InferenceData
+    diagnostics: Diagnostics
+    settings: FitSettings
+    key: str
+    from_cache: bool = False
+
+    def draws(self, name: str) -> np.ndarray:
+        """Posterior draws of a variable with chains stacked first: (n_draws, ...)."""
+        arr = self.idata.posterior[name].to_numpy()
+        return arr.reshape((-1, *arr.shape[2:]))
+
+    @property
+    def last_year(self) -> int:
+        return int(self.layout.years[-1])
+
+    def predict(self, rows: pd.DataFrame, n_draws: int | None = None, seed: int = 0) -> pd.DataFrame:
+        """Posterior predictive draws for figure rows (same columns as ``data/observations.csv``).
+
+        Rows after the fit's last year are read from baseline simulated paths. Returns one row
+        per input row with ``mean``, the quantiles ``q05 ... q95`` and, where the row has a
+        ``value``, its ``pit`` and ``crps``; rows the model cannot read are returned with NaN.
+        """
+        from .predict import predict  # predictive machinery lives with the simulation
+
+        return predict(self, rows, n_draws=n_draws, seed=seed)
+
+
+def _diagnostics(idata: az.InferenceData, seconds: float) -> Diagnostics:
+    names = [v for v in idata.posterior.data_vars if v not in ("x",)]
+    summ = az.summary(idata, var_names=names, kind="diagnostics")
+    div = int(idata.sample_stats["diverging"].sum()) if "diverging" in idata.sample_stats else 0
+    return Diagnostics(float(summ["r_hat"].max()), float(summ["ess_bulk"].min()), float(summ["ess_tail"].min()),
+                       div, seconds)
+
+
+def fit(dataset: data_mod.Dataset | None = None, as_of: str | None = None, data_through: int | None = None,
+        seed: int = 20210525, draws: int = 1000, tune: int = 1000, chains: int = 2,
+        cache: bool = True, progress: bool = False) -> Fit:
+    """Fit the growth model on the figures published by ``as_of`` (and referring to years ≤ ``data_through``).
+
+    Parameters
+    ----------
+    dataset : Dataset, optional
+        Default: the shipped data (:func:`model.data.shipped`).
+    as_of : str, optional
+        ISO date: the data vintage. ``None`` uses every document.
+    data_through : int, optional
+        Use only figures that refer to years up to this one (backtests of the 13th plan).
+    seed, draws, tune, chains : sampler settings.
+    cache : bool
+        Read and write the on-disk posterior cache.
+
+    Examples
+    --------
+    >>> f = fit(as_of="2021-05-25", draws=200, tune=200)  # doctest: +SKIP
+    >>> f.diagnostics.ok  # doctest: +SKIP
+    True
+    """
+    dataset = dataset or data_mod.shipped()
+    settings = FitSettings(as_of=as_of, data_through=data_through, draws=draws, tune=tune, chains=chains, seed=seed)
+    vintage = dataset.vintage(as_of, data_through)
+    layout = build_layout(vintage)
+    obs = vintage.observations
+    key = _cache_key(obs, settings)
+    path = CACHE_DIR / f"{key}.nc"
+    if cache and path.is_file():
+        idata = az.from_netcdf(path)
+        diag = Diagnostics(**{k: v for k, v in json.loads(idata.attrs["diagnostics"]).items() if k != "ok"})
+        return Fit(layout, obs, idata, diag, settings, key, from_cache=True)
+
+    import pymc as pm
+
+    from .growth import build_model
+    from .layout import FigureIndex
+
+    index: FigureIndex = layout.index(obs)
+    model = build_model(layout, obs, index)
+    start = time.perf_counter()
+    with model:
+        idata = pm.sample(draws=draws, tune=tune, chains=chains, cores=min(chains, 2), random_seed=seed,
+                          target_accept=settings.target_accept, progressbar=progress, compute_convergence_checks=False)
+    seconds = time.perf_counter() - start
+    diag = _diagnostics(idata, seconds)
+    idata.attrs.update(diagnostics=json.dumps(diag.as_dict()), settings=json.dumps(settings.as_dict()),
+                       versions=json.dumps(package_versions()), data_hash=data_hash(obs))
+    if cache:
+        CACHE_DIR.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        idata.to_netcdf(tmp)
+        tmp.replace(path)
+    return Fit(layout, obs, idata, diag, settings, key)

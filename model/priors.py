@@ -1,0 +1,94 @@
+"""Priors of the growth model, by indicator class: the one place to review them.
+
+Each indicator belongs to a class (``class`` column of ``data/catalogue.csv``). On the
+indicator's natural scale (log for levels, logit for shares, identity for indices) a class sets
+
+* ``drift``   Normal(mean, sd) prior of the indicator's trend change per year,
+* ``vol``     HalfNormal scale of the class volatility σ_c (sd of yearly innovations); each
+  indicator's σ_i = σ_c · exp(0.5 · z_i), z_i ~ N(0, 1): partial pooling within the class,
+* ``nu``      degrees of freedom of the Student-t innovations (None = normal): fat tails
+  where the history shows jumps (coal-driven prices, investment, trade, new technologies),
+* ``loading`` Beta(a, b) prior of the class's loading on the common year shock (the
+  macro cycle that makes targets tend to be met together).
+
+Log-scale numbers are growth rates in log points (0.06 ≈ 6%/yr); logit-scale numbers move a
+share of 30–70% by about 25 pp per logit unit, so 0.10/yr ≈ 2.5 pp/yr. Identity-scale
+indicators (life expectancy, ...) use the log-scale numbers times their first observed value.
+
+The priors are set from general knowledge available when the 14th plan was written (2021),
+never from the outcomes the model is judged on. Sources: National Bureau of Statistics
+prefecture-level series 2010–2020 (Shanxi prefectures' real GDP growth 2011–2019 ranged
+about 3–11%, nominal budget revenue and investment growth swung ±20% with coal prices),
+and the coal-price cycle (Qinhuangdao 5500 kcal spot price fell ~40% 2012–2015 and rose
+~60% 2016–2018).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ClassPrior:
+    """Prior of one indicator class on the natural (transformed) scale, per year."""
+
+    drift_mean: float
+    drift_sd: float
+    vol: float
+    nu: float | None
+    loading: tuple[float, float]
+    why: str
+
+
+CLASS_PRIORS: dict[str, ClassPrior] = {
+    "output": ClassPrior(0.06, 0.04, 0.05, None, (3, 3),
+        "Real value added of a Shanxi prefecture grew 3–11%/yr 2011–2019; 2020 (covid) shows shocks of a few "
+        "points; sector aggregates (SEI, high-tech) are more volatile, which the pooled σ_i absorbs."),
+    "price": ClassPrior(0.02, 0.04, 0.08, 3.0, (2, 4),
+        "GDP deflator of a coal economy: trend near CPI (~2%) but coal-price swings of ±10–20%/yr in the "
+        "deflator (2016–2018, 2021–2022): heavy tails, ν = 3."),
+    "fiscal": ClassPrior(0.05, 0.06, 0.10, 4.0, (3, 3),
+        "Nominal budget revenue follows nominal GDP and coal taxes; tax cuts and coal cycles gave yearly "
+        "moves of ±15%."),
+    "investment": ClassPrior(0.05, 0.06, 0.12, 4.0, (3, 3),
+        "Fixed-asset investment growth in Shanxi swung from -20% to +20% in the 2010s (statistical "
+        "clean-ups, project cycles)."),
+    "consumption": ClassPrior(0.06, 0.04, 0.06, 4.0, (3, 3),
+        "Retail sales grew 6–12%/yr before 2020 and fell in 2020: moderate volatility, fat tail for shocks."),
+    "trade": ClassPrior(0.05, 0.15, 0.30, 3.0, (2, 4),
+        "Changzhi's foreign trade and FDI are tiny and lumpy (single firms move them by tens of percent)."),
+    "income": ClassPrior(0.07, 0.03, 0.03, None, (3, 3),
+        "Per-capita disposable incomes grew 5–9%/yr nominal with little volatility."),
+    "population": ClassPrior(0.00, 0.02, 0.02, None, (2, 4),
+        "Resident population and employment counts change slowly (±1%/yr)."),
+    "structure": ClassPrior(0.00, 0.10, 0.08, 4.0, (2, 4),
+        "Shares (urbanization, sector shares) move 0.5–2 pp/yr; direction a priori unknown, so drift is "
+        "centred at zero; definition changes are modelled as separate series."),
+    "energy": ClassPrior(0.02, 0.06, 0.10, 4.0, (2, 4),
+        "Coal output and power capacity follow capacity policy (cuts 2016–2018, expansions 2021–2022)."),
+    "innovation": ClassPrior(0.08, 0.12, 0.15, 4.0, (2, 4),
+        "R&D spending, patents, high-tech firms and digital indicators grow fast from small bases with "
+        "large swings; drift sd 0.12 allows 0–30%/yr."),
+    "social": ClassPrior(0.02, 0.06, 0.08, 4.0, (2, 4),
+        "Education, health, pensions, housing: slow trends set by programmes."),
+    "environment": ClassPrior(0.00, 0.08, 0.10, 4.0, (2, 4),
+        "Air and water quality indicators move with campaigns and weather; drift a priori unknown."),
+    "agriculture": ClassPrior(0.00, 0.04, 0.06, 4.0, (2, 4),
+        "Grain output and farmland are stable with weather shocks of a few percent."),
+}
+
+# Observation noise (per source document and observation family), HalfNormal scales.
+SOURCE_NOISE_LEVEL = 0.02
+"""Log-points: two documents quoting one level (after revisions, rounding of definitions) differ by ~1–2%."""
+SOURCE_NOISE_GROWTH = 0.3
+"""Percentage points: growth figures restated in another document differ by a few tenths."""
+NOISE_FLOOR_LEVEL = 0.005
+"""Log-points: even one document's level is a preliminary figure, later revised by ~0.5–1%."""
+NOISE_FLOOR_GROWTH = 0.1
+"""Percentage points: growth rates are revised by a tenth or more between releases."""
+ABOUT_TOLERANCE = {"growth": 0.5, "level": 0.02}
+"""Extra observation sd for statements marked 左右/约 ('about'): 0.5 pp for rates, 2% for levels."""
+INITIAL_LEVEL_SD = 2.0
+"""sd of the first latent value around its first observation, on the natural scale (weakly informative)."""
+COMMON_SHOCK_SD = 1.0
+"""The common year shock f_t ~ N(0, 1); each class loads on it with its ``loading``."""

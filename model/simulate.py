@@ -1,0 +1,127 @@
+r"""Scenario simulation: extend posterior paths from the fit's last year to the horizon.
+
+For each simulated path (a posterior draw, resampled) and future year *t*,
+
+.. math::
+
+    x_{i,t} = x_{i,t-1} + \mu_i + k_{i,t}\,\sigma_i\big(\lambda_c f_t + \sqrt{1-\lambda_c^2}\,\varepsilon_{i,t}\big)
+
+exactly as in the fitted model (:mod:`model.growth`), with :math:`k_{i,t}` the scenario's
+volatility multiplier. The scenario's assumptions then act on the simulated growth
+:math:`g_{i,t} = e^{\Delta x_{i,t}} - 1` of log-scale indicators:
+
+* ``growth_shift``  :math:`g \to g + \delta/100` (points added to the simulated growth),
+* ``growth_set``    :math:`g \to g^*/100` (plus optional N(0, sd) noise in points),
+* ``level_shock``   :math:`x_{i,u} \to x_{i,u} + \log(1 + s/100)` for all :math:`u \ge t`,
+  applied to each path with the given probability,
+* ``volatility``    :math:`k_{i,t}` (multiplies the innovation sd).
+
+Nothing here refits: the posterior is read, not changed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .fit import Fit
+from .growth import log_values
+from .layout import Layout
+
+
+@dataclass
+class Paths:
+    """Simulated latent paths on the fit's indicators, from its first year to the horizon."""
+
+    layout: Layout
+    x: np.ndarray  # (n_paths, n_base, n_years)
+    posterior_draw: np.ndarray  # which posterior draw each path extends
+    last_observed_year: int
+
+    def cells(self) -> np.ndarray:
+        """Flattened log-value cells (n_paths, n_cells) for :func:`model.operators.evaluate`."""
+        return log_values(self.x, self.layout)
+
+
+def _standard_innovations(rng, nu: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Unit-scale innovations: Student-t(ν) where ν > 0, normal where ν = 0 (per indicator, axis 1)."""
+    eps = rng.standard_normal(shape)
+    for v in np.unique(nu[nu > 0]):
+        sel = nu == v
+        eps[:, sel] = rng.standard_t(v, size=(shape[0], int(sel.sum()), shape[2]))
+    return eps
+
+
+def simulate(fit: Fit, horizon: int = 2025, n_paths: int | None = None, seed: int = 0,
+             assumptions: list | tuple = ()) -> Paths:
+    """Simulate paths to ``horizon`` under a list of :class:`model.scenario.Assumption`.
+
+    Parameters
+    ----------
+    fit : Fit
+    horizon : int
+        Last simulated year (≥ the fit's last year).
+    n_paths : int, optional
+        Number of paths (posterior draws resampled with replacement); default: all draws.
+    seed : int
+    assumptions : list of Assumption
+
+    Examples
+    --------
+    >>> paths = simulate(fit, horizon=2025, n_paths=1000, seed=1)  # doctest: +SKIP
+    """
+    from .priors import CLASS_PRIORS
+
+    rng = np.random.default_rng(seed)
+    layout = fit.layout
+    x_fit = fit.draws("x")
+    n_post = x_fit.shape[0]
+    n_paths = n_paths or n_post
+    pick = rng.permutation(n_post) if n_paths == n_post else rng.integers(0, n_post, n_paths)
+    x_fit = x_fit[pick]
+    ext = layout.with_years(max(horizon, fit.last_year))
+    n_future = int(ext.years[-1] - fit.last_year)
+    if n_future == 0:
+        return Paths(ext, x_fit, pick, fit.last_year)
+
+    classes = list(fit.idata.posterior["klass"].to_numpy())
+    cls_of = np.array([classes.index(layout.klass(i)) for i in layout.base])
+    mu = fit.draws("mu")[pick][:, :, None]
+    sigma = fit.draws("sigma")[pick][:, :, None]
+    lam = fit.draws("loading")[pick][:, cls_of][:, :, None]
+    nu = np.array([CLASS_PRIORS[layout.klass(i)].nu or 0.0 for i in layout.base])
+    shape = (n_paths, len(layout.base), n_future)
+    common = rng.standard_normal((n_paths, 1, n_future))
+    eps = _standard_innovations(rng, nu, shape)
+    future_years = ext.years[-n_future:]
+
+    k = np.ones(shape)
+    for a in assumptions:
+        if a.kind == "volatility":
+            for j, col in _targets(a, layout, future_years):
+                k[:, j, col] = a.value
+    steps = mu + k * sigma * (lam * common + np.sqrt(1.0 - lam**2) * eps)
+
+    shocks = np.zeros(shape)
+    for a in assumptions:
+        for j, col in _targets(a, layout, future_years):
+            if a.kind == "growth_shift":
+                steps[:, j, col] = np.log(np.maximum(np.expm1(steps[:, j, col]) + a.value / 100.0, -0.99))
+            elif a.kind == "growth_set":
+                noise = rng.normal(0.0, a.sd, n_paths) if a.sd else 0.0
+                steps[:, j, col] = np.log1p(np.maximum(a.value + noise, -99.0) / 100.0)
+            elif a.kind == "level_shock":
+                hit = rng.random(n_paths) < a.probability
+                shocks[hit, j, col] += np.log1p(a.value / 100.0)
+    x_future = x_fit[:, :, -1:] + np.cumsum(steps + shocks, axis=2)
+    return Paths(ext, np.concatenate([x_fit, x_future], axis=2), pick, fit.last_year)
+
+
+def _targets(assumption, layout: Layout, future_years: np.ndarray):
+    """(indicator row, future-year column) pairs an assumption applies to."""
+    years = assumption.year_list(int(future_years[0]), int(future_years[-1]))
+    for ind in assumption.indicator_list():
+        j = layout.base.index(ind)
+        for y in years:
+            yield j, int(y - future_years[0])
