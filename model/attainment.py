@@ -160,6 +160,9 @@ def attainment_table(fit: Fit, paths: Paths, dataset: Dataset, target_ids: list[
             "source": row.source, "line": row.line, "quote": row.quote,
         }
         q = q_all[:, j]
+        terms = formula_terms(cat.at[row.indicator, "links"]) or (row.indicator,)
+        if row.kind not in ("yoy_growth", "avg_growth", "cum_growth") and set(terms) & set(fit.unanchored):
+            readable[j] = False
         if not readable[j]:
             rec["status"] = "not evaluable: the model has no path for this quantity (no base value)"
         elif pd.isna(threshold):

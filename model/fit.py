@@ -21,10 +21,12 @@ import numpy as np
 import pandas as pd
 
 from . import data as data_mod
+from . import priors
 from .layout import Layout, build_layout
 
 CACHE_DIR = data_mod.ROOT / ".cache" / "fits"
-MODEL_SOURCES = ("growth.py", "layout.py", "operators.py", "priors.py", "fit.py")
+MODEL_SOURCES = ("growth.py", "layout.py", "operators.py", "priors.py", "fit.py", "prior_only.py")
+SAMPLER = "nutpie"
 QUANTILES = (0.05, 0.10, 0.25, 0.50, 0.75, 0.90, 0.95)
 
 
@@ -116,9 +118,16 @@ class Fit:
     from_cache: bool = False
 
     def draws(self, name: str) -> np.ndarray:
-        """Posterior draws of a variable with chains stacked first: (n_draws, ...)."""
-        arr = self.idata.posterior[name].to_numpy()
-        return arr.reshape((-1, *arr.shape[2:]))
+        """Posterior draws with chains stacked first: (n_draws, ...). ``x``, ``mu`` and ``sigma``
+        cover every base indicator (fitted and prior-only)."""
+        if name in ("x", "mu", "sigma"):
+            name = f"{name}_all"
+        return _stack(self.idata.posterior[name].to_numpy())
+
+    @property
+    def unanchored(self) -> list[str]:
+        """Indicators with no level figure: their level is unknown (only growth can be evaluated)."""
+        return json.loads(self.idata.attrs.get("unanchored", "[]"))
 
     @property
     def last_year(self) -> int:
@@ -137,7 +146,7 @@ class Fit:
 
 
 def _diagnostics(idata: az.InferenceData, seconds: float) -> Diagnostics:
-    names = [v for v in idata.posterior.data_vars if v not in ("x",)]
+    names = [v for v in idata.posterior.data_vars if v not in ("x",) and not v.endswith("_all")]
     summ = az.summary(idata, var_names=names, kind="diagnostics")
     div = int(idata.sample_stats["diverging"].sum()) if "diverging" in idata.sample_stats else 0
     return Diagnostics(float(summ["r_hat"].max()), float(summ["ess_bulk"].min()), float(summ["ess_tail"].min()),
@@ -179,24 +188,56 @@ def fit(dataset: data_mod.Dataset | None = None, as_of: str | None = None, data_
         diag = Diagnostics(**{k: v for k, v in json.loads(idata.attrs["diagnostics"]).items() if k != "ok"})
         return Fit(layout, obs, idata, diag, settings, key, from_cache=True)
 
-    import pymc as pm
-
     from .growth import build_model
-    from .layout import FigureIndex
+    from .layout import data_rich
+    from .prior_only import draw_prior_only
 
-    index: FigureIndex = layout.index(obs)
-    model = build_model(layout, obs, index)
+    fitted = layout.subset(data_rich(layout, obs))
+    fobs = obs[obs["indicator"].isin(fitted.indicators)].reset_index(drop=True)
+    model = build_model(fitted, fobs, fitted.index(fobs))
     start = time.perf_counter()
-    with model:
-        idata = pm.sample(draws=draws, tune=tune, chains=chains, cores=min(chains, 2), random_seed=seed,
-                          target_accept=settings.target_accept, progressbar=progress, compute_convergence_checks=False)
+    idata = _sample(model, settings, progress)
     seconds = time.perf_counter() - start
     diag = _diagnostics(idata, seconds)
+    post = {k: _stack(idata.posterior[k].to_numpy()) for k in ("x", "mu", "sigma", "sigma_class")}
+    post["noise_level"] = _stack(idata.posterior["source_noise_level"].to_numpy()) + priors.NOISE_FLOOR_LEVEL
+    post["classes"] = list(idata.posterior["klass"].to_numpy())
+    full, unanchored = draw_prior_only(layout, fitted, post, obs, seed)
+    shape = idata.posterior["mu"].shape[:2]
+    for name, arr in full.items():
+        dims = ("chain", "draw", "series", "year")[: arr.ndim + 1]
+        idata.posterior[f"{name}_all"] = (dims, arr.reshape(*shape, *arr.shape[1:]))
+    idata.posterior = idata.posterior.assign_coords(series=layout.base)
     idata.attrs.update(diagnostics=json.dumps(diag.as_dict()), settings=json.dumps(settings.as_dict()),
-                       versions=json.dumps(package_versions()), data_hash=data_hash(obs))
+                       versions=json.dumps(package_versions()), data_hash=data_hash(obs),
+                       fitted=json.dumps(fitted.base), unanchored=json.dumps(unanchored))
     if cache:
         CACHE_DIR.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
         idata.to_netcdf(tmp)
         tmp.replace(path)
     return Fit(layout, obs, idata, diag, settings, key)
+
+
+def _stack(arr: np.ndarray) -> np.ndarray:
+    return arr.reshape((-1, *arr.shape[2:]))
+
+
+def _sample(model, settings: FitSettings, progress: bool) -> az.InferenceData:
+    """NUTS via nutpie (low-rank mass matrix: the paths are correlated) or PyMC's sampler as fallback."""
+    try:
+        import nutpie
+    except ImportError:
+        nutpie = None
+    if nutpie is not None and SAMPLER == "nutpie":
+        compiled = nutpie.compile_pymc_model(model)
+        return nutpie.sample(compiled, draws=settings.draws, tune=settings.tune, chains=settings.chains,
+                             cores=min(settings.chains, 2), seed=settings.seed, progress_bar=progress,
+                             target_accept=settings.target_accept, low_rank_modified_mass_matrix=True)
+    import pymc as pm
+
+    with model:
+        return pm.sample(draws=settings.draws, tune=settings.tune, chains=settings.chains,
+                         cores=min(settings.chains, 2), random_seed=settings.seed,
+                         target_accept=settings.target_accept, progressbar=progress,
+                         compute_convergence_checks=False)

@@ -5,12 +5,14 @@ For each base indicator *i* (class *c*) on its natural scale (log, logit or iden
 .. math::
 
     x_{i,y_i} &\sim \mathcal N(a_i,\; 2^2)                     && a_i = \text{first observed level (year } y_i\text{), transformed}\\
-    x_{i,t}   &= x_{i,t-1} + \mu_i + \sigma_i\,\big(\lambda_c f_t + \sqrt{1-\lambda_c^2}\;\varepsilon_{i,t}\big)\\
+    x_{i,t}   &= x_{i,t-1} + \mu_i + \sigma_i\,\varepsilon_{i,t}\\
     \mu_i &= m_c + s_c\, z^{\mu}_i, \quad z^{\mu}_i \sim \mathcal N(0,1)   && \text{drift}\\
-    \sigma_i &= \sigma_c\, e^{0.5 z^{\sigma}_i}, \quad \sigma_c \sim \mathcal N^{+}(0, v_c^2),\; z^\sigma_i \sim \mathcal N(0,1) && \text{pooled volatility}\\
-    \varepsilon_{i,t} &\sim t_{\nu_c}(0, 1) \;\text{or}\; \mathcal N(0,1),\qquad f_t \sim \mathcal N(0,1),\quad \lambda_c \sim \mathrm{Beta}(\alpha_c,\beta_c)
+    \sigma_i &= \sigma_c\, e^{0.3 z^{\sigma}_i}, \quad \log\sigma_c \sim \mathcal N(\log v_c, 0.5^2),\; z^\sigma_i \sim \mathcal N(0,1) && \text{pooled volatility}\\
+    \varepsilon_{i,t} &\sim t_{\nu_c}(0, 1) \;\text{or}\; \mathcal N(0,1)
 
-(non-centred; class priors in :mod:`model.priors`). The log GDP deflator :math:`d_t` is a base
+(non-centred; class priors in :mod:`model.priors`). Volatility is pooled hard within a class
+(indicators differ from the class scale by ~30%): few indicators have more than two figures,
+and a looser pool opens funnels the sampler cannot cross. The log GDP deflator :math:`d_t` is a base
 indicator of class *price* (Student-t innovations, fat tails for coal-price swings) pinned to
 :math:`d_{2020}=0`. Derived indicators (SEI share = SEI value added / GDP, ...) are ratios of
 base ones (:mod:`model.layout`). Every figure *k* is an operator :math:`h_k` of the paths
@@ -18,10 +20,11 @@ base ones (:mod:`model.layout`). Every figure *k* is an operator :math:`h_k` of 
 
 .. math::
 
-    y_k \sim t_5\big(h_k(x),\; \sqrt{p_k^2 + \tau_{\mathrm{src}(k),\mathrm{fam}(k)}^2 + a_k^2}\big),
+    y_k \sim \mathcal N\big(h_k(x),\; \sqrt{p_k^2 + \tau_{\mathrm{src}(k),\mathrm{fam}(k)}^2 + a_k^2}\big),
     \qquad \tau_{s,f} \sim \mathcal N^{+}(0, \kappa_f^2)
 
-with :math:`p_k` the rounding error of the printed value (half a unit of the last digit / √3),
+with :math:`p_k` the rounding error of the printed value (half a unit of the last digit / √3; for
+growth figures also 2% of the figure),
 :math:`\tau_{s,f} = \underline\tau_f + \mathcal N^+(0,\kappa_f^2)` a per-document error above a floor
 (preliminary figures are revised: 0.5% for levels, 0.1 points for growth), and
 :math:`a_k` the tolerance of an "about" statement. Statements ">8%" or "≤5.5%" enter as
@@ -44,16 +47,17 @@ SQRT3 = np.sqrt(3.0)
 
 def log_values(x, layout: Layout, xp=np):
     r"""Flattened cell vector :math:`[\ell, \ell^{nom}]` from latent base paths ``x`` (..., n_base, n_years)."""
-    parts = []
-    for j, ind in enumerate(layout.base):
-        xi = x[..., j, :]
-        tr = layout.transform(ind)
-        if tr == "logit":
-            xi = LOG100 - xp.log1p(xp.exp(-xi))
-        elif tr == "identity":
-            xi = xp.log(xi)
-        parts.append(xi)
-    base = xp.stack(parts, axis=-2)
+    kinds = np.array([layout.transform(i) for i in layout.base])
+    base = x
+    for tr, fn in (("logit", lambda v: LOG100 - xp.log1p(xp.exp(-v))), ("identity", xp.log)):
+        rows = np.flatnonzero(kinds == tr)
+        if len(rows):
+            value = fn(x[..., rows, :])
+            if xp is np:
+                base = base.copy() if base is x else base
+                base[..., rows, :] = value
+            else:
+                base = xp.set_subtensor(base[..., rows, :], value)
     if layout.derived:
         num, den = layout.ratio_terms()
         base = xp.concatenate([base, base[..., num, :] - base[..., den, :] + LOG100], axis=-2)
@@ -85,11 +89,11 @@ def observation_noise(obs: pd.DataFrame, op: str) -> np.ndarray:
     about = (obs["comparator"] == "about").to_numpy()
     if op in LOG_SCALE_OPS:
         rounding = half / np.abs(value) / SQRT3
-        tolerance = priors.ABOUT_TOLERANCE["level"]
+        tolerance, relative = priors.ABOUT_TOLERANCE["level"], 0.0
     else:
         rounding = half / SQRT3
-        tolerance = priors.ABOUT_TOLERANCE["growth"]
-    return np.sqrt(rounding**2 + (about * tolerance) ** 2)
+        tolerance, relative = priors.ABOUT_TOLERANCE["growth"], priors.GROWTH_RELATIVE_NOISE * np.abs(value)
+    return np.sqrt(rounding**2 + (about * tolerance) ** 2 + relative**2)
 
 
 def censor_zeros(obs: pd.DataFrame) -> pd.DataFrame:
@@ -114,21 +118,19 @@ def build_model(layout: Layout, obs: pd.DataFrame, index: FigureIndex) -> pm.Mod
     n_base, n_years = len(layout.base), layout.n_years
     defl = layout.base.index(DEFLATOR)
     coords = {"indicator": layout.base, "year": layout.years, "klass": classes, "source": sources,
-              "shock_year": layout.years[1:]}
+}
 
     with pm.Model(coords=coords) as model:
-        z_mu = pm.Normal("z_mu", 0.0, 1.0, dims="indicator")
+        z_mu = pm.StudentT("z_mu", nu=3.0, mu=0.0, sigma=1.0, dims="indicator")
         mu = pm.Deterministic(
             "mu", (np.array([p.drift_mean for p in cp])[cls_of] + np.array([p.drift_sd for p in cp])[cls_of] * z_mu) * scale,
             dims="indicator")
-        sigma_class = pm.HalfNormal("sigma_class", sigma=np.array([p.vol for p in cp]), dims="klass")
+        sigma_class = pm.LogNormal("sigma_class", mu=np.log([p.vol for p in cp]), sigma=priors.VOL_CLASS_SPREAD, dims="klass")
         z_sigma = pm.Normal("z_sigma", 0.0, 1.0, dims="indicator")
-        sigma = pm.Deterministic("sigma", sigma_class[cls_of] * pt.exp(0.5 * z_sigma) * scale, dims="indicator")
-        loading = pm.Beta("loading", alpha=np.array([p.loading[0] for p in cp]),
-                          beta=np.array([p.loading[1] for p in cp]), dims="klass")
-        shock = pm.Normal("shock", 0.0, priors.COMMON_SHOCK_SD, dims="shock_year")
+        sigma = pm.Deterministic("sigma", sigma_class[cls_of] * pt.exp(priors.VOL_INDICATOR_SPREAD * z_sigma) * scale,
+                                 dims="indicator")
 
-        # Innovations, grouped by tail weight so each group has one distribution.
+        # Innovations, non-centred, grouped by tail weight so each group has one distribution.
         nus = np.array([cp[cls_of[r]].nu or 0.0 for r in rows])
         eps = pt.zeros(len(rows))
         for nu in np.unique(nus):
@@ -136,8 +138,7 @@ def build_model(layout: Layout, obs: pd.DataFrame, index: FigureIndex) -> pm.Mod
             name = "eps_normal" if nu == 0 else f"eps_t{nu:g}"
             e = pm.Normal(name, 0.0, 1.0, shape=len(sel)) if nu == 0 else pm.StudentT(name, nu=nu, mu=0.0, sigma=1.0, shape=len(sel))
             eps = pt.set_subtensor(eps[sel], e)
-        lam = loading[cls_of[rows]]
-        innov = mu[rows] + sigma[rows] * (lam * shock[cols - 1] + pt.sqrt(1.0 - lam**2) * eps)
+        innov = mu[rows] + sigma[rows] * eps
         steps = pt.zeros((n_base, n_years))
         steps = pt.set_subtensor(steps[rows, cols], innov)
 
@@ -156,19 +157,19 @@ def build_model(layout: Layout, obs: pd.DataFrame, index: FigureIndex) -> pm.Mod
         x = pm.Deterministic("x", x, dims=("indicator", "year"))
 
         cells = log_values(x, layout, xp=pt)
-        src_level = priors.NOISE_FLOOR_LEVEL + pm.HalfNormal("source_noise_level", priors.SOURCE_NOISE_LEVEL, dims="source")
-        src_growth = priors.NOISE_FLOOR_GROWTH + pm.HalfNormal("source_noise_growth", priors.SOURCE_NOISE_GROWTH, dims="source")
+        src_level = priors.NOISE_FLOOR_LEVEL + pm.HalfNormal("source_noise_level", priors.SOURCE_NOISE_LEVEL)
+        src_growth = priors.NOISE_FLOOR_GROWTH + pm.HalfNormal("source_noise_growth", priors.SOURCE_NOISE_GROWTH)
         for op, positions in index.rows.items():
             sub = obs.iloc[positions]
             pred = to_comparison_scale(op, evaluate(op, cells, index.idx[op], index.weights[op], xp=pt), xp=pt)
             value = to_comparison_scale(op, sub["value"].to_numpy(float))
             src = np.array([sources.index(s) for s in sub["source"]])
-            tau = (src_level if op in LOG_SCALE_OPS else src_growth)[src]
+            tau = src_level if op in LOG_SCALE_OPS else src_growth
             sd = pt.sqrt(observation_noise(sub, op) ** 2 + tau**2)
             comp = sub["comparator"].to_numpy()
             point = np.isin(comp, ["=", "about"])
             if point.any():
-                pm.StudentT(f"obs_{op}", nu=5.0, mu=pred[point], sigma=sd[point], observed=value[point])
+                pm.Normal(f"obs_{op}", mu=pred[point], sigma=sd[point], observed=value[point])
             for sign, ops in ((1.0, [">", ">="]), (-1.0, ["<", "<="])):
                 sel = np.isin(comp, ops)
                 if sel.any():  # log P(y > v) = log Φ((pred - v)/sd), and mirrored for "<"

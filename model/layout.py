@@ -82,6 +82,12 @@ class Layout:
         return (np.array([self.row(a) for a, _ in terms], dtype=int),
                 np.array([self.row(b) for _, b in terms], dtype=int))
 
+    def subset(self, base: list[str]) -> "Layout":
+        """The same grid restricted to some base indicators (and the ratios of them)."""
+        keep = [i for i in self.base if i in base]
+        derived = [d for d in self.derived if all(t in keep for t in formula_terms(self.catalogue.at[d, "links"]))]
+        return Layout(keep, derived, self.years, self.catalogue, {i: self.start[i] for i in keep})
+
     def with_years(self, last_year: int) -> "Layout":
         """The same indicators on a grid extended (or cut) to ``last_year``."""
         years = np.arange(self.years[0], last_year + 1)
@@ -119,6 +125,22 @@ class Layout:
             out.rows[op] = np.array([p for p, _, _ in items], dtype=int)
             out.idx[op], out.weights[op] = idx, w
         return out
+
+
+def data_rich(layout: Layout, obs: pd.DataFrame) -> list[str]:
+    """Base indicators whose figures read at least two distinct years (so the data inform their
+    trend), plus the GDP deflator and the components of ratios; the rest are *prior-only*."""
+    cat = layout.catalogue
+    years: dict[str, set[int]] = {}
+    for r in obs.itertuples(index=False):
+        span = None if pd.isna(r.span_start) else int(r.span_start)
+        read = set(cell_years(r.kind, int(r.year), span)[0])
+        for ind in formula_terms(cat.at[r.indicator, "links"]) or (r.indicator,):
+            years.setdefault(ind, set()).update(read)
+    rich = {i for i, ys in years.items() if len(ys) >= 2} | {DEFLATOR}
+    for d in layout.derived:
+        rich |= set(formula_terms(cat.at[d, "links"]))
+    return [i for i in layout.base if i in rich]
 
 
 def first_year_read(row) -> int:

@@ -4,12 +4,10 @@ Each indicator belongs to a class (``class`` column of ``data/catalogue.csv``). 
 indicator's natural scale (log for levels, logit for shares, identity for indices) a class sets
 
 * ``drift``   Normal(mean, sd) prior of the indicator's trend change per year,
-* ``vol``     HalfNormal scale of the class volatility σ_c (sd of yearly innovations); each
-  indicator's σ_i = σ_c · exp(0.5 · z_i), z_i ~ N(0, 1): partial pooling within the class,
+* ``vol``     median of the class volatility σ_c (sd of yearly innovations), log σ_c ~ N(log vol, 0.5²);
+  each indicator's σ_i = σ_c · exp(0.3 · z_i), z_i ~ N(0, 1): partial pooling within the class,
 * ``nu``      degrees of freedom of the Student-t innovations (None = normal): fat tails
   where the history shows jumps (coal-driven prices, investment, trade, new technologies),
-* ``loading`` Beta(a, b) prior of the class's loading on the common year shock (the
-  macro cycle that makes targets tend to be met together).
 
 Log-scale numbers are growth rates in log points (0.06 ≈ 6%/yr); logit-scale numbers move a
 share of 30–70% by about 25 pp per logit unit, so 0.10/yr ≈ 2.5 pp/yr. Identity-scale
@@ -36,44 +34,50 @@ class ClassPrior:
     drift_sd: float
     vol: float
     nu: float | None
-    loading: tuple[float, float]
     why: str
 
 
 CLASS_PRIORS: dict[str, ClassPrior] = {
-    "output": ClassPrior(0.06, 0.04, 0.05, None, (3, 3),
-        "Real value added of a Shanxi prefecture grew 3–11%/yr 2011–2019; 2020 (covid) shows shocks of a few "
-        "points; sector aggregates (SEI, high-tech) are more volatile, which the pooled σ_i absorbs."),
-    "price": ClassPrior(0.02, 0.04, 0.08, 3.0, (2, 4),
+    "aggregate": ClassPrior(0.06, 0.03, 0.025, None,
+        "Real GDP and broad value-added aggregates of a Shanxi prefecture grew 3–11%/yr 2011–2019, and year-to-"
+        "year changes in growth were mostly within ±2–3 points (2020, covid, about -4): volatility 2.5 log points."),
+    "output": ClassPrior(0.06, 0.06, 0.08, None,
+        "Value added or gross output of one sector (SEI, high-tech manufacturing, equipment, new materials): "
+        "growth from -10% to +35%/yr (SEI +33.4% in 2023), so wider drift and volatility than the aggregates."),
+    "price": ClassPrior(0.02, 0.04, 0.08, 4.0,
         "GDP deflator of a coal economy: trend near CPI (~2%) but coal-price swings of ±10–20%/yr in the "
         "deflator (2016–2018, 2021–2022): heavy tails, ν = 3."),
-    "fiscal": ClassPrior(0.05, 0.06, 0.10, 4.0, (3, 3),
+    "fiscal": ClassPrior(0.05, 0.06, 0.10, None,
         "Nominal budget revenue follows nominal GDP and coal taxes; tax cuts and coal cycles gave yearly "
         "moves of ±15%."),
-    "investment": ClassPrior(0.05, 0.06, 0.12, 4.0, (3, 3),
+    "investment": ClassPrior(0.05, 0.06, 0.12, None,
         "Fixed-asset investment growth in Shanxi swung from -20% to +20% in the 2010s (statistical "
         "clean-ups, project cycles)."),
-    "consumption": ClassPrior(0.06, 0.04, 0.06, 4.0, (3, 3),
+    "consumption": ClassPrior(0.06, 0.04, 0.06, None,
         "Retail sales grew 6–12%/yr before 2020 and fell in 2020: moderate volatility, fat tail for shocks."),
-    "trade": ClassPrior(0.05, 0.15, 0.30, 3.0, (2, 4),
+    "trade": ClassPrior(0.05, 0.15, 0.30, 3.0,
         "Changzhi's foreign trade and FDI are tiny and lumpy (single firms move them by tens of percent)."),
-    "income": ClassPrior(0.07, 0.03, 0.03, None, (3, 3),
+    "income": ClassPrior(0.07, 0.03, 0.03, None,
         "Per-capita disposable incomes grew 5–9%/yr nominal with little volatility."),
-    "population": ClassPrior(0.00, 0.02, 0.02, None, (2, 4),
+    "population": ClassPrior(0.00, 0.02, 0.02, None,
         "Resident population and employment counts change slowly (±1%/yr)."),
-    "structure": ClassPrior(0.00, 0.10, 0.08, 4.0, (2, 4),
+    "structure": ClassPrior(0.00, 0.10, 0.08, None,
         "Shares (urbanization, sector shares) move 0.5–2 pp/yr; direction a priori unknown, so drift is "
         "centred at zero; definition changes are modelled as separate series."),
-    "energy": ClassPrior(0.02, 0.06, 0.10, 4.0, (2, 4),
+    "energy": ClassPrior(0.02, 0.06, 0.10, None,
         "Coal output and power capacity follow capacity policy (cuts 2016–2018, expansions 2021–2022)."),
-    "innovation": ClassPrior(0.08, 0.12, 0.15, 4.0, (2, 4),
+    "innovation": ClassPrior(0.08, 0.12, 0.15, None,
         "R&D spending, patents, high-tech firms and digital indicators grow fast from small bases with "
         "large swings; drift sd 0.12 allows 0–30%/yr."),
-    "social": ClassPrior(0.02, 0.06, 0.08, 4.0, (2, 4),
+    "programme": ClassPrior(0.05, 0.20, 0.25, None,
+        "Counts of what a programme creates (family farms registered, certifications, projects, new firms): "
+        "they can double or halve within a few years (family farms ×16 in 2016–2020), so drift sd 0.20 and "
+        "volatility 0.25."),
+    "social": ClassPrior(0.02, 0.06, 0.08, None,
         "Education, health, pensions, housing: slow trends set by programmes."),
-    "environment": ClassPrior(0.00, 0.08, 0.10, 4.0, (2, 4),
+    "environment": ClassPrior(0.00, 0.08, 0.10, None,
         "Air and water quality indicators move with campaigns and weather; drift a priori unknown."),
-    "agriculture": ClassPrior(0.00, 0.04, 0.06, 4.0, (2, 4),
+    "agriculture": ClassPrior(0.00, 0.04, 0.06, None,
         "Grain output and farmland are stable with weather shocks of a few percent."),
 }
 
@@ -82,13 +86,18 @@ SOURCE_NOISE_LEVEL = 0.02
 """Log-points: two documents quoting one level (after revisions, rounding of definitions) differ by ~1–2%."""
 SOURCE_NOISE_GROWTH = 0.3
 """Percentage points: growth figures restated in another document differ by a few tenths."""
+VOL_CLASS_SPREAD = 0.5
+"""sd of log σ_c around the class's ``vol``: a factor 1.6 either way (one sd)."""
+VOL_INDICATOR_SPREAD = 0.3
+"""sd of an indicator's log σ_i around its class σ_c."""
 NOISE_FLOOR_LEVEL = 0.005
 """Log-points: even one document's level is a preliminary figure, later revised by ~0.5–1%."""
 NOISE_FLOOR_GROWTH = 0.1
 """Percentage points: growth rates are revised by a tenth or more between releases."""
+GROWTH_RELATIVE_NOISE = 0.02
+"""Growth figures are known to ~2% of their size: a 33.4% growth of a small base is less exact than
+5.6% of GDP, and '翻了四番' (×16, i.e. +1500%) is a figure of speech, not a measurement."""
 ABOUT_TOLERANCE = {"growth": 0.5, "level": 0.02}
 """Extra observation sd for statements marked 左右/约 ('about'): 0.5 pp for rates, 2% for levels."""
 INITIAL_LEVEL_SD = 2.0
 """sd of the first latent value around its first observation, on the natural scale (weakly informative)."""
-COMMON_SHOCK_SD = 1.0
-"""The common year shock f_t ~ N(0, 1); each class loads on it with its ``loading``."""

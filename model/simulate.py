@@ -4,7 +4,7 @@ For each simulated path (a posterior draw, resampled) and future year *t*,
 
 .. math::
 
-    x_{i,t} = x_{i,t-1} + \mu_i + k_{i,t}\,\sigma_i\big(\lambda_c f_t + \sqrt{1-\lambda_c^2}\,\varepsilon_{i,t}\big)
+    x_{i,t} = x_{i,t-1} + \mu_i + k_{i,t}\,\sigma_i\,\varepsilon_{i,t}
 
 exactly as in the fitted model (:mod:`model.growth`), with :math:`k_{i,t}` the scenario's
 volatility multiplier. The scenario's assumptions then act on the simulated growth
@@ -54,7 +54,7 @@ def _standard_innovations(rng, nu: np.ndarray, shape: tuple[int, ...]) -> np.nda
 
 
 def simulate(fit: Fit, horizon: int = 2025, n_paths: int | None = None, seed: int = 0,
-             assumptions: list | tuple = ()) -> Paths:
+             assumptions: list | tuple = (), override: dict | None = None) -> Paths:
     """Simulate paths to ``horizon`` under a list of :class:`model.scenario.Assumption`.
 
     Parameters
@@ -66,6 +66,9 @@ def simulate(fit: Fit, horizon: int = 2025, n_paths: int | None = None, seed: in
         Number of paths (posterior draws resampled with replacement); default: all draws.
     seed : int
     assumptions : list of Assumption
+    override : dict, optional
+        Draws of ``mu`` and ``sigma`` (n_draws, n_base) to use instead of the posterior's
+        (the prior's, for the evidence column).
 
     Examples
     --------
@@ -85,14 +88,11 @@ def simulate(fit: Fit, horizon: int = 2025, n_paths: int | None = None, seed: in
     if n_future == 0:
         return Paths(ext, x_fit, pick, fit.last_year)
 
-    classes = list(fit.idata.posterior["klass"].to_numpy())
-    cls_of = np.array([classes.index(layout.klass(i)) for i in layout.base])
-    mu = fit.draws("mu")[pick][:, :, None]
-    sigma = fit.draws("sigma")[pick][:, :, None]
-    lam = fit.draws("loading")[pick][:, cls_of][:, :, None]
+    dyn = override or {"mu": fit.draws("mu"), "sigma": fit.draws("sigma")}
+    mu = dyn["mu"][pick][:, :, None]
+    sigma = dyn["sigma"][pick][:, :, None]
     nu = np.array([CLASS_PRIORS[layout.klass(i)].nu or 0.0 for i in layout.base])
     shape = (n_paths, len(layout.base), n_future)
-    common = rng.standard_normal((n_paths, 1, n_future))
     eps = _standard_innovations(rng, nu, shape)
     future_years = ext.years[-n_future:]
 
@@ -101,7 +101,7 @@ def simulate(fit: Fit, horizon: int = 2025, n_paths: int | None = None, seed: in
         if a.kind == "volatility":
             for j, col in _targets(a, layout, future_years):
                 k[:, j, col] = a.value
-    steps = mu + k * sigma * (lam * common + np.sqrt(1.0 - lam**2) * eps)
+    steps = mu + k * sigma * eps
 
     shocks = np.zeros(shape)
     for a in assumptions:

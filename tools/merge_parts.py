@@ -100,8 +100,24 @@ cat.loc[ident, "transform"] = cat.loc[ident, "unit"].map(lambda u: "logit" if u 
 cat.loc[cat["indicator"].isin(IDENTITY), "transform"] = "identity"
 cat.loc[(cat["unit"] == "%") & (cat["transform"] == "log") & ~cat["indicator"].str.contains("ratio"), "transform"] = "logit"
 
+# Counts of what a programme creates (farms registered, certifications, projects, firms) grow fast
+# from small bases: their own prior class, not the class of the sector they belong to.
+COUNT_UNITS = {"个", "家", "户", "所", "项", "件", "座", "名", "人", "场", "次", "条", "套", "万户", "万套", "万人次"}
+prog = cat["unit"].isin(COUNT_UNITS) & cat["class"].isin(
+    ["agriculture", "output", "investment", "energy", "environment", "trade", "consumption", "structure"])
+cat.loc[prog, "class"] = "programme"
+
+# Whole-economy aggregates are far steadier than single sectors (SEI +33% in 2023): own class.
+AGGREGATES = {"gdp", "gdp_per_capita", "services_va", "industry_va", "industry_va_above_scale", "primary_va",
+              "secondary_va", "labour_productivity", "finance_va"}
+cat.loc[cat["indicator"].isin(AGGREGATES), "class"] = "aggregate"
+# CPI: 控制在3%左右 is a cap.
+cpi = (tgt["indicator"] == "cpi") & (tgt["comparator"] == "about")
+tgt.loc[cpi, "note"] = (tgt.loc[cpi, "note"] + "; 控制在 (keep within) read as a cap (<=)").str.lstrip("; ")
+tgt.loc[cpi, "comparator"] = "<="
+
 money = cat["unit"].isin(["亿元", "万元", "元"])
-deflated = (cat["class"] == "output") & money & ~cat["indicator"].str.contains("output|revenue|transactions")
+deflated = cat["class"].isin(["output", "aggregate"]) & money & ~cat["indicator"].str.contains("output|revenue|transactions")
 cat["deflator"] = ""
 cat.loc[deflated | (cat["indicator"] == "gdp_per_capita"), "deflator"] = "gdp_deflator"
 

@@ -1,0 +1,164 @@
+"""The main job: scenario → posterior (cached) → simulated paths → attainment → results directory.
+
+Results are written into a temporary directory beside the destination and moved into place
+only when complete, so an interrupted or failed run never leaves a half-written result and
+never overwrites a previous good one with partial files.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import data as data_mod
+from .attainment import attainment_table, joint_results
+from .fit import QUANTILES, Fit, data_hash, fit, package_versions
+from .scenario import Scenario
+from .simulate import Paths, simulate
+
+RESULTS_DIR = data_mod.ROOT / "results"
+
+
+@dataclass
+class ScenarioResult:
+    """Everything one scenario run produces (tables as DataFrames)."""
+
+    scenario: Scenario
+    fit: Fit
+    paths: Paths
+    attainment: pd.DataFrame
+    joint: pd.DataFrame
+    correlation: pd.DataFrame
+    forecasts: pd.DataFrame
+    hits: pd.DataFrame
+
+
+def prior_paths(fit: Fit, scenario: Scenario, n_paths: int) -> Paths:
+    """Paths whose future trend and volatility come from the class priors (for the evidence column)."""
+    from .priors import CLASS_PRIORS
+
+    rng = np.random.default_rng(scenario.seed + 7)
+    layout = fit.layout
+    classes = sorted({layout.klass(i) for i in layout.base})
+    from .growth import _scale
+    from .layout import anchors
+
+    scale = _scale(layout, anchors(layout, fit.observations)[0])
+    cp = [CLASS_PRIORS[layout.klass(i)] for i in layout.base]
+    n = fit.draws("mu").shape[0]
+    mu = np.array([p.drift_mean for p in cp]) + np.array([p.drift_sd for p in cp]) * rng.standard_normal((n, len(cp)))
+    from .priors import VOL_CLASS_SPREAD, VOL_INDICATOR_SPREAD
+
+    sig_c = {c: CLASS_PRIORS[c].vol * np.exp(VOL_CLASS_SPREAD * rng.standard_normal(n)) for c in classes}
+    sigma = (np.stack([sig_c[layout.klass(i)] for i in layout.base], axis=1)
+             * np.exp(VOL_INDICATOR_SPREAD * rng.standard_normal((n, len(cp)))))
+    override = {"mu": mu * scale, "sigma": sigma * scale}
+    return simulate(fit, scenario.horizon, n_paths, scenario.seed, scenario.assumptions, override=override)
+
+
+def forecast_table(paths: Paths) -> pd.DataFrame:
+    """Mean and quantiles of every modelled indicator and year (level in its unit, and real growth %)."""
+    layout = paths.layout
+    cat = layout.catalogue
+    frames = []
+    for measure, kind in (("level", "level"), ("growth", "yoy_growth")):
+        rows = pd.DataFrame([(i, y) for i in layout.indicators for y in layout.years[1 if kind != "level" else 0:]],
+                            columns=["indicator", "year"])
+        rows["span_start"] = np.nan
+        rows["kind"] = kind
+        rows["price_basis"] = "real"
+        nominal = rows["indicator"].map(lambda i: cat.at[i, "deflator"] != "")
+        if measure == "level":  # levels of deflated money series are published nominal
+            rows.loc[nominal, "price_basis"] = "nominal"
+        from .attainment import target_quantity
+
+        q, ok = target_quantity(paths, rows)
+        rows = rows[ok].reset_index(drop=True)
+        q = q[:, ok]
+        rows["measure"] = np.where(rows["kind"] == "level", np.where(rows["price_basis"] == "nominal",
+                                                                     "nominal level", "level"), "real growth %")
+        rows["unit"] = [("%" if measure == "growth" else cat.at[i, "unit"]) for i in rows["indicator"]]
+        rows["mean"] = q.mean(axis=0)
+        for p in QUANTILES:
+            rows[f"q{round(p * 100):02d}"] = np.quantile(q, p, axis=0)
+        rows["observed"] = rows["year"] <= paths.last_observed_year
+        frames.append(rows.drop(columns=["span_start", "kind"]))
+    return pd.concat(frames, ignore_index=True).sort_values(["indicator", "measure", "year"], kind="stable")
+
+
+def run_scenario(scenario: Scenario, dataset: data_mod.Dataset | None = None, progress=None) -> ScenarioResult:
+    """Fit (or load the cached posterior), simulate the scenario's paths and compute attainment."""
+    dataset = dataset or data_mod.shipped()
+    step = progress or (lambda msg: None)
+    step("fitting the growth model (cached when the data and settings are unchanged)")
+    f = fit(dataset, as_of=scenario.as_of, data_through=scenario.data_through, seed=scenario.fit.seed,
+            draws=scenario.fit.draws, tune=scenario.fit.tune, chains=scenario.fit.chains)
+    scenario.check_against(dataset, f.last_year)
+    step(f"simulating {scenario.draws} paths to {scenario.horizon}")
+    paths = simulate(f, scenario.horizon, scenario.draws, scenario.seed, scenario.assumptions)
+    step("computing attainment")
+    ids = scenario.target_ids(dataset)
+    prior = prior_paths(f, scenario, scenario.draws)
+    table, hits = attainment_table(f, paths, dataset, ids, scenario.thresholds, prior)
+    joint, corr = joint_results(hits, table)
+    return ScenarioResult(scenario, f, paths, table, joint, corr, forecast_table(paths), hits)
+
+
+def git_commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=data_mod.ROOT, capture_output=True, text=True,
+                              timeout=5).stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def manifest(result: ScenarioResult) -> dict:
+    s, f = result.scenario, result.fit
+    return {
+        "scenario": s.name, "scenario_hash": s.scenario_hash(), "fit_key": f.key,
+        "data_hash": data_hash(f.observations), "n_observations": len(f.observations),
+        "as_of": s.as_of, "data_through": s.data_through, "horizon": s.horizon,
+        "seed": s.seed, "draws": s.draws, "fit_settings": f.settings.as_dict(),
+        "fit_from_cache": f.from_cache, "diagnostics": f.diagnostics.as_dict(),
+        "diagnostics_flag": f.diagnostics.flag(), "package_versions": package_versions(), "git_commit": git_commit(),
+        "scenario_definition": s.model_dump(),
+    }
+
+
+def write_results(result: ScenarioResult, out_dir: str | Path, report: bool = True, lang: str = "zh") -> Path:
+    """Write tables, manifest, draws (and the report) atomically into ``out_dir``."""
+    from . import report as report_mod
+
+    out_dir = Path(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{out_dir.name}-", dir=out_dir.parent))
+    try:
+        result.attainment.to_csv(tmp / "attainment.csv", index=False)
+        (tmp / "attainment.md").write_text(report_mod.attainment_markdown(result), encoding="utf-8")
+        result.forecasts.to_csv(tmp / "forecasts.csv", index=False)
+        result.joint.to_csv(tmp / "joint.csv", index=False)
+        result.correlation.to_csv(tmp / "correlation.csv")
+        (tmp / "manifest.json").write_text(json.dumps(manifest(result), indent=2, ensure_ascii=False, default=str),
+                                           encoding="utf-8")
+        report_mod.paths_dataset(result).to_netcdf(tmp / "draws.nc")
+        if report:
+            report_mod.build_report(tmp, result, lang=lang)
+        if out_dir.exists():
+            old = out_dir.with_name(f".old-{out_dir.name}")
+            shutil.rmtree(old, ignore_errors=True)
+            out_dir.rename(old)
+            tmp.rename(out_dir)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            tmp.rename(out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out_dir

@@ -1,0 +1,152 @@
+"""Reporting: the probability table in Markdown, the draws as netCDF, and the HTML/Markdown report."""
+
+from __future__ import annotations
+
+import base64
+import html
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+HEADLINE = ["p14_gdp", "p14_gdp_growth", "p14_sei_share_gdp", "p14_urbanization_rate",
+            "p14_mfg_share_industry_above_scale"]
+"""The plan's headline targets, listed first in every table."""
+
+CMP = {">=": "≥", ">": ">", "<=": "≤", "<": "<", "about": "≈", "range": "∈", "=": "≥"}
+
+
+def _fmt(x, digits=3) -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "–"
+    if isinstance(x, (int, np.integer)):
+        return str(x)
+    ax = abs(x)
+    if ax >= 1000:
+        return f"{x:,.0f}"
+    if ax >= 100:
+        return f"{x:.1f}"
+    return f"{x:.{digits}g}"
+
+
+def ordered(table: pd.DataFrame) -> pd.DataFrame:
+    """Headline targets first, then the rest by plan and id."""
+    rank = {t: i for i, t in enumerate(HEADLINE)}
+    key = table["target_id"].map(lambda t: rank.get(t, len(HEADLINE)))
+    return table.assign(_k=key).sort_values(["_k", "plan", "target_id"], kind="stable").drop(columns="_k")
+
+
+def target_label(row) -> str:
+    thr = row["threshold"]
+    if row["comparator"] == "range":
+        return f"{_fmt(thr)}–{_fmt(row['threshold_high'])} {row['unit']}"
+    if pd.isna(thr):
+        return "(no number: 完成省下达目标 / provincial)"
+    return f"{CMP.get(row['comparator'], row['comparator'])} {_fmt(thr)} {row['unit']}"
+
+
+def attainment_markdown(result) -> str:
+    """The probability table as Markdown, headline targets first, with evidence and provenance."""
+    t = ordered(result.attainment)
+    s, f = result.scenario, result.fit
+    lines = [
+        f"# P(target attained): scenario `{s.name}`",
+        "",
+        f"{s.description.strip()}",
+        "",
+        f"Data vintage: documents published by {s.as_of or 'any date'}; {len(f.observations)} observations; "
+        f"fit {f.diagnostics.flag()}; {s.draws} simulated paths, seed {s.seed}.",
+        "",
+        "| target | 指标 | indicator | year | target | P(attained) | median [90% interval] | evidence (drift learning) "
+        "| P with prior trend | growth needed (percentile) | 属性 | source |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for _, r in t.iterrows():
+        p = "not evaluable" if r["status"] != "evaluated" else f"**{r['p_attained']:.2f}**"
+        interval = "–" if pd.isna(r.get("median")) else f"{_fmt(r['median'])} [{_fmt(r['q05'])}, {_fmt(r['q95'])}]"
+        ev = "–" if pd.isna(r.get("drift_learning")) else f"{r['evidence']} ({r['drift_learning']:.2f})"
+        pp = "–" if pd.isna(r.get("p_prior")) else f"{r['p_prior']:.2f}"
+        need = "–"
+        if not pd.isna(r.get("required_rate")):
+            need = f"{_fmt(r['required_rate'])} {r['required_rate_unit']} ({r['required_rate_percentile']:.0%})"
+        label = target_label(r) + (" *(scenario)*" if r["threshold_from"] == "scenario" else "")
+        lines.append(f"| `{r['target_id']}` | {r['name_zh']} | {r['name_en']} | {r['year']} | {label} | {p} | "
+                     f"{interval} | {ev} | {pp} | {need} | {r['attribute']} | {r['source'][:3]}:{r['line']} |")
+    lines += ["", "## Joint results", "", "| event | P |", "|---|---|"]
+    for _, r in result.joint.head(3).iterrows():
+        lines.append(f"| {r['event']} | {r['probability']:.3f} |")
+    lines += ["", "Evidence: *drift learning* is the posterior contraction of the indicator's trend "
+              "(1 = the data fix it, 0 = the class prior does); *P with prior trend* is P(attained) when trend "
+              "and volatility come from the class prior instead of the data (same observed start). "
+              "*growth needed* is the yearly growth (or pp/yr) still required from the last observed year, "
+              "with the share of simulated paths that grow less.", ""]
+    not_eval = t[t["status"] != "evaluated"]
+    if len(not_eval):
+        lines += [f"{len(not_eval)} target(s) are not evaluable (no threshold in the document, or no base "
+                  "value for the model to start from): see `status` in attainment.csv.", ""]
+    return "\n".join(lines)
+
+
+def paths_dataset(result) -> xr.Dataset:
+    """Simulated latent paths as an xarray Dataset (path, indicator, year) for netCDF."""
+    p = result.paths
+    return xr.Dataset(
+        {"x": (("path", "indicator", "year"), p.x.astype("float32")),
+         "posterior_draw": (("path",), p.posterior_draw)},
+        coords={"path": np.arange(p.x.shape[0]), "indicator": p.layout.base, "year": p.layout.years},
+        attrs={"description": "latent paths on the natural scale (log / logit / identity, see catalogue)",
+               "scenario": result.scenario.name, "last_observed_year": p.last_observed_year},
+    )
+
+
+def build_report(out_dir: Path, result, lang: str = "zh") -> None:
+    """Write charts, report.md and a self-contained report.html into ``out_dir``."""
+    from . import charts
+
+    figs = charts.scenario_charts(out_dir, result, lang=lang)
+    md = [attainment_markdown(result), "", "## Charts", ""]
+    md += [f"![{name}]({path.name})" for name, path in figs]
+    md += ["", methods_markdown(result)]
+    (out_dir / "report.md").write_text("\n".join(md), encoding="utf-8")
+    (out_dir / "report.html").write_text(_html(result, figs), encoding="utf-8")
+
+
+def methods_markdown(result) -> str:
+    from . import growth, priors
+
+    f = result.fit
+    rows = "\n".join(f"| {c} | {p.drift_mean:+.2f} ± {p.drift_sd:.2f} | {p.vol:.2f} | {p.nu or '∞'} | {p.why} |"
+                     for c, p in priors.CLASS_PRIORS.items())
+    assumptions = "\n".join(f"- {a.kind} on {', '.join(a.indicator_list())}: {a.value:g}"
+                            f"{' in ' + ', '.join(map(str, a.years)) if a.years else ''}"
+                            f"{f' (probability {a.probability:g})' if a.probability < 1 else ''}. {a.why}"
+                            for a in result.scenario.assumptions) or "- none: the model's own forward dynamics."
+    d = f.diagnostics
+    return (f"## Scenario assumptions\n\n{assumptions}\n\n## Model diagnostics\n\n"
+            f"max R-hat {d.max_rhat:.3f}, min bulk ESS {d.min_ess_bulk:.0f}, min tail ESS {d.min_ess_tail:.0f}, "
+            f"{d.divergences} divergences, {d.seconds:.0f} s sampling: **{d.flag()}**.\n\n"
+            f"## Methods\n\n```\n{growth.__doc__.strip()}\n```\n\n### Priors by class (per year, natural scale)\n\n"
+            f"| class | drift | volatility scale | tail ν | why |\n|---|---|---|---|---|\n{rows}\n")
+
+
+def _html(result, figs) -> str:
+    import markdown_it
+
+    body = markdown_it.MarkdownIt("commonmark").enable("table").render(attainment_markdown(result))
+    imgs = "".join(
+        f'<figure><img alt="{html.escape(name)}" src="data:image/png;base64,'
+        f'{base64.b64encode(path.read_bytes()).decode()}"/><figcaption>{html.escape(name)}</figcaption></figure>'
+        for name, path in figs)
+    methods = markdown_it.MarkdownIt("commonmark").enable("table").render(methods_markdown(result))
+    data_rows = result.fit.observations.sort_values(["indicator", "year"])
+    prov = data_rows[["indicator", "year", "kind", "value", "unit", "source", "line", "quote", "published"]].to_html(
+        index=False, classes="data", border=0)
+    style = ("body{font-family:'Noto Sans CJK SC','Source Han Sans SC',sans-serif;max-width:1100px;margin:auto;"
+             "padding:1em;color:#222}table{border-collapse:collapse;font-size:12px}td,th{border-bottom:1px solid #ddd;"
+             "padding:3px 6px;text-align:left}img{max-width:100%}figure{margin:1em 0}")
+    return (f"<!doctype html><html lang='zh'><head><meta charset='utf-8'><title>{html.escape(result.scenario.name)}"
+            f"</title><style>{style}</style></head><body>{body}<h2>Charts</h2>{imgs}{methods}"
+            f"<h2>Data behind the charts (provenance)</h2><details><summary>{len(data_rows)} observations</summary>"
+            f"{prov}</details></body></html>")

@@ -1,0 +1,252 @@
+"""Command line: a thin typer shell over the ``model`` package.
+
+    python run.py run scenarios/baseline.yaml      # the main job: probability table + report
+    python run.py data --indicator gdp             # observations with provenance
+    python run.py targets --plan p14               # the target registry
+    python run.py validate scenarios/*.yaml
+    python run.py compare scenarios/baseline.yaml scenarios/slowdown.yaml
+    python run.py predict --as-of 2021-05-25 --input rows.csv --out out.csv
+    python run.py posterior                        # GDP growth 2021-22, deflator, 2025 nominal GDP
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import warnings
+from pathlib import Path
+from typing import Optional
+
+os.environ.setdefault("PYTENSOR_FLAGS", "")
+warnings.filterwarnings("ignore", category=FutureWarning)
+
+import typer  # noqa: E402
+from rich.console import Console  # noqa: E402
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Bayesian scenario projections and target-attainment probabilities for Changzhi.")
+err = Console(stderr=True)
+out = Console()
+
+
+def _fail(message: str, code: int = 2):
+    err.print(f"[bold red]error:[/] {message}", markup=True, highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def _dataset(extra: list[Path] | None):
+    from model import data
+
+    try:
+        return data.load(extra=extra or ())
+    except data.DataError as e:
+        _fail(str(e), code=1)
+
+
+def _print_frame(frame, fmt: str, columns: list[str]):
+    if fmt == "csv":
+        frame[columns].to_csv(sys.stdout, index=False)
+        return
+    from rich.table import Table
+
+    table = Table(show_lines=False)
+    for c in columns:
+        table.add_column(c, overflow="fold")
+    for _, r in frame[columns].iterrows():
+        table.add_row(*["" if (v != v) else str(v) for v in r])  # NaN -> ""
+    out.print(table)
+
+
+@app.command()
+def data(indicator: Optional[list[str]] = typer.Option(None, help="Only these indicator ids."),
+         as_of: Optional[str] = typer.Option(None, help="Vintage: documents published by this ISO date."),
+         fmt: str = typer.Option("table", "--format", help="table or csv"),
+         extra: Optional[list[Path]] = typer.Option(None, "--data", help="Extra observation CSV files.")):
+    """List observations with their provenance."""
+    from model.data import OBSERVATION_COLUMNS
+
+    ds = _dataset(extra)
+    if as_of:
+        ds = ds.vintage(as_of)
+    obs = ds.observations
+    if indicator:
+        unknown = [i for i in indicator if i not in ds.catalogue.index]
+        if unknown:
+            _fail(f"--indicator: unknown indicator {unknown[0]!r}")
+        obs = obs[obs["indicator"].isin(indicator)]
+    obs = obs.assign(published=obs["published"].dt.strftime("%Y-%m-%d"))
+    _print_frame(obs, fmt, OBSERVATION_COLUMNS if fmt == "csv" else
+                 ["indicator", "year", "span_start", "value", "unit", "kind", "price_basis", "source", "line", "quote"])
+
+
+@app.command()
+def targets(plan: Optional[list[str]] = typer.Option(None, help="Only these plans (p13, p14, a2021, a2023, a2024)."),
+            fmt: str = typer.Option("table", "--format", help="table or csv")):
+    """List the target registry."""
+    from model.data import TARGET_COLUMNS
+
+    tg = _dataset(None).targets
+    if plan:
+        tg = tg[tg["plan"].isin(plan)]
+    tg = tg.assign(published=tg["published"].dt.strftime("%Y-%m-%d"))
+    _print_frame(tg, fmt, TARGET_COLUMNS if fmt == "csv" else
+                 ["target_id", "indicator", "year", "comparator", "threshold", "unit", "kind", "attribute", "plan"])
+
+
+def _scenario(path: Path, ds):
+    from model.scenario import ScenarioError, load_scenario
+
+    try:
+        s = load_scenario(path)
+        s.check_against(ds, None, where=str(path))
+        return s
+    except ScenarioError as e:
+        _fail(str(e))
+
+
+@app.command()
+def validate(scenarios: list[Path] = typer.Argument(..., help="Scenario YAML files.")):
+    """Check scenario files without running them."""
+    ds = _dataset(None)
+    for p in scenarios:
+        _scenario(p, ds)
+        out.print(f"[green]ok[/] {p}")
+
+
+@app.command()
+def run(scenarios: list[Path] = typer.Argument(..., help="Scenario YAML files."),
+        out_dir: Optional[Path] = typer.Option(None, "--out", help="Results folder (default results/<name>)."),
+        draws: Optional[int] = typer.Option(None, help="Override the number of simulated paths."),
+        seed: Optional[int] = typer.Option(None, help="Override the simulation seed."),
+        report: bool = typer.Option(True, help="Build charts and report.html."),
+        lang: str = typer.Option("zh", help="Chart labels: zh or en."),
+        extra: Optional[list[Path]] = typer.Option(None, "--data", help="Extra observation CSV files.")):
+    """Run scenarios: fit (cached), simulate, attainment table, report."""
+    from model.pipeline import RESULTS_DIR, run_scenario, write_results
+    from model.scenario import ScenarioError
+
+    ds = _dataset(extra)
+    loaded = [_scenario(p, ds) for p in scenarios]  # validate all before running any
+    if draws is not None and draws <= 0:
+        _fail("--draws: must be a positive number")
+    for path, s in zip(scenarios, loaded):
+        updates = {k: v for k, v in (("draws", draws), ("seed", seed)) if v is not None}
+        s = s.model_copy(update=updates)
+        target = (out_dir / s.name if len(loaded) > 1 else out_dir) if out_dir else RESULTS_DIR / s.name
+        with err.status(f"[bold]{s.name}[/]") as status:
+            try:
+                result = run_scenario(s, ds, progress=lambda m: status.update(f"[bold]{s.name}[/]: {m}"))
+                status.update(f"[bold]{s.name}[/]: writing {target}")
+                write_results(result, target, report=report, lang=lang)
+            except ScenarioError as e:
+                _fail(f"{path}: {str(e).split(': ', 1)[-1]}")
+        if not result.fit.diagnostics.ok:
+            err.print(f"[yellow]warning:[/] {result.fit.diagnostics.flag()}")
+        from model.report import attainment_markdown
+
+        out.print(attainment_markdown(result).split("\n## Joint")[0])
+        out.print(f"[green]wrote[/] {target}")
+
+
+@app.command()
+def compare(scenarios: list[Path] = typer.Argument(..., help="Scenario YAML files (run first if needed)."),
+            out_file: Optional[Path] = typer.Option(None, "--out", help="CSV to write (default: print).")):
+    """One table: P(attained) of each target (rows) under each scenario (columns)."""
+    import pandas as pd
+
+    from model.pipeline import RESULTS_DIR
+
+    ds = _dataset(None)
+    cols = {}
+    for p in scenarios:
+        s = _scenario(p, ds)
+        f = RESULTS_DIR / s.name / "attainment.csv"
+        if not f.is_file():
+            _fail(f"{p}: no results at {f}; run `python run.py run {p}` first")
+        cols[s.name] = pd.read_csv(f).set_index("target_id")["p_attained"]
+    table = pd.DataFrame(cols)
+    if out_file:
+        table.to_csv(out_file)
+    out.print(table.round(3).to_markdown() if hasattr(table, "to_markdown") and _has_tabulate() else table.round(3))
+
+
+def _has_tabulate() -> bool:
+    try:
+        import tabulate  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+@app.command()
+def predict(input_file: Path = typer.Option(..., "--input", help="CSV of figure rows (observation columns)."),
+            out_file: Path = typer.Option(..., "--out", help="CSV to write."),
+            as_of: Optional[str] = typer.Option(None, help="Vintage of the fit (ISO date)."),
+            draws: int = typer.Option(2000, help="Predictive draws."),
+            seed: int = typer.Option(0)):
+    """Posterior predictive mean, quantiles and (where a value is given) PIT and CRPS for figure rows."""
+    import pandas as pd
+
+    from model.fit import fit
+
+    ds = _dataset(None)
+    try:
+        rows = pd.read_csv(input_file)
+    except (OSError, pd.errors.ParserError) as e:
+        _fail(f"{input_file}: cannot read CSV ({e})")
+    missing = [c for c in ("indicator", "year", "kind", "price_basis") if c not in rows]
+    if missing:
+        _fail(f"{input_file}: missing column {missing[0]!r}")
+    for c in ("span_start", "value"):
+        if c not in rows:
+            rows[c] = float("nan")
+    unknown = sorted(set(rows["indicator"]) - set(ds.catalogue.index))
+    if unknown:
+        _fail(f"{input_file}: indicator: unknown indicator {unknown[0]!r}")
+    with err.status("fitting (cached when unchanged)"):
+        f = fit(ds, as_of=as_of)
+    res = f.predict(rows, n_draws=draws, seed=seed)
+    tmp = out_file.with_suffix(".tmp")
+    res.to_csv(tmp, index=False)
+    tmp.replace(out_file)
+    out.print(f"[green]wrote[/] {out_file} ({len(res)} rows)")
+
+
+@app.command()
+def posterior(as_of: Optional[str] = typer.Option("2024-03-31", help="Vintage of the fit.")):
+    """Posterior of real GDP growth 2021-2022, the GDP deflator path and 2025 nominal GDP."""
+    import pandas as pd
+
+    from model.fit import fit
+
+    ds = _dataset(None)
+    f = fit(ds, as_of=as_of)
+    rows = [dict(indicator="gdp", year=y, span_start=None, kind="yoy_growth", price_basis="real") for y in (2021, 2022, 2023)]
+    rows += [dict(indicator="gdp_deflator", year=y, span_start=None, kind="level", price_basis="real")
+             for y in range(2015, 2026)]
+    rows += [dict(indicator="gdp", year=2025, span_start=None, kind="level", price_basis="nominal")]
+    from model.attainment import target_quantity
+    from model.fit import QUANTILES
+    from model.simulate import simulate
+
+    frame = pd.DataFrame(rows)
+    q, ok = target_quantity(simulate(f, 2025, seed=0), frame)
+    for p in (0.05, 0.5, 0.95):
+        frame[f"q{round(p * 100):02d}"] = pd.Series(list(map(float, __import__("numpy").quantile(q, p, axis=0))))
+    frame["mean"] = q.mean(axis=0)
+    out.print(f"fit: {f.diagnostics.flag()} (as of {as_of}; {len(f.observations)} observations)")
+    out.print(frame.drop(columns=["span_start"]).round(3).to_string(index=False))
+
+
+@app.command()
+def schema(out_file: Path = typer.Option(Path("docs/scenarios.md"), "--out", help="Markdown file to write.")):
+    """Write the scenario YAML reference generated from the schema."""
+    from model.docs import scenario_reference
+
+    out_file.parent.mkdir(parents=True, exist_ok=True)
+    out_file.write_text(scenario_reference(), encoding="utf-8")
+    out.print(f"[green]wrote[/] {out_file}")
+
+
+if __name__ == "__main__":
+    app()

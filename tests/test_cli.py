@@ -1,0 +1,109 @@
+"""The command line end to end, with small draws (the fit is shared with the other tests through the cache)."""
+
+import json
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from run import app
+
+runner = CliRunner()
+SMALL = """name: {name}
+description: test scenario
+extends: {base}
+draws: 300
+seed: 4
+fit: {{draws: 150, tune: 150, chains: 2, seed: 11}}
+"""
+
+
+@pytest.fixture(scope="module")
+def small_scenario(tmp_path_factory, small_fit):
+    d = tmp_path_factory.mktemp("scen")
+    path = d / "small.yaml"
+    path.write_text(SMALL.format(name="small", base=str(__import__("pathlib").Path("scenarios/baseline.yaml").resolve())),
+                    encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def run_output(small_scenario, tmp_path_factory):
+    out = tmp_path_factory.mktemp("res") / "small"
+    result = runner.invoke(app, ["run", str(small_scenario), "--out", str(out), "--lang", "en"])
+    assert result.exit_code == 0, result.output
+    return out, result.output
+
+
+def test_run_writes_every_output(run_output):
+    out, text = run_output
+    for name in ("attainment.csv", "attainment.md", "forecasts.csv", "manifest.json", "draws.nc", "joint.csv",
+                 "report.html", "report.md", "fan_charts.png", "p_attained.png", "threshold_curves.png"):
+        assert (out / name).is_file() and (out / name).stat().st_size > 0, name
+    table = pd.read_csv(out / "attainment.csv")
+    headline = table.set_index("target_id").loc[["p14_gdp", "p14_gdp_growth", "p14_sei_share_gdp",
+                                                 "p14_urbanization_rate", "p14_mfg_share_industry_above_scale"]]
+    assert headline["p_attained"].between(0, 1).all()
+    assert "P(target attained)" in text
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert {"scenario_hash", "data_hash", "seed", "package_versions", "git_commit", "diagnostics"} <= set(manifest)
+    fc = pd.read_csv(out / "forecasts.csv")
+    assert {"indicator", "year", "measure", "mean", "q05", "q50", "q95"} <= set(fc.columns)
+    assert fc["year"].max() == 2025
+
+
+def test_report_is_self_contained(run_output):
+    out, _ = run_output
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert "<img" in html and 'src="data:image/png;base64,' in html
+    assert 'src="http' not in html and "src='http" not in html
+    table = pd.read_csv(out / "attainment.csv")
+    for tid in table["target_id"]:
+        assert tid in html, tid
+
+
+def test_same_seed_same_table(run_output, small_scenario, tmp_path):
+    out, _ = run_output
+    again = tmp_path / "again"
+    result = runner.invoke(app, ["run", str(small_scenario), "--out", str(again), "--no-report"])
+    assert result.exit_code == 0, result.output
+    pd.testing.assert_frame_equal(pd.read_csv(out / "attainment.csv"), pd.read_csv(again / "attainment.csv"))
+
+
+def test_failed_run_keeps_previous_result(run_output, small_scenario, monkeypatch):
+    import model.report as report_mod
+
+    out, _ = run_output
+    before = (out / "attainment.csv").read_bytes()
+
+    def broken(*a, **k):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(report_mod, "build_report", broken)
+    result = runner.invoke(app, ["run", str(small_scenario), "--out", str(out)])
+    assert result.exit_code != 0
+    assert (out / "attainment.csv").read_bytes() == before
+    assert not list(out.parent.glob(".tmp-*"))
+
+
+def test_data_and_targets_csv():
+    r = runner.invoke(app, ["data", "--format", "csv", "--indicator", "gdp"])
+    assert r.exit_code == 0 and r.output.startswith("indicator,year,span_start,value,unit,kind")
+    assert "2806.2" in r.output
+    r = runner.invoke(app, ["targets", "--format", "csv", "--plan", "p14"])
+    assert r.exit_code == 0 and "p14_gdp," in r.output
+    r = runner.invoke(app, ["data", "--indicator", "gpd"])
+    assert r.exit_code == 2 and "unknown indicator 'gpd'" in r.output
+
+
+def test_predict_cli(small_fit, tmp_path):
+    rows = pd.DataFrame([dict(indicator="gdp", year=2023, kind="level", price_basis="nominal", value=2806.2),
+                         dict(indicator="gdp", year=2025, kind="level", price_basis="nominal", value=float("nan"))])
+    src = tmp_path / "rows.csv"
+    rows.to_csv(src, index=False)
+    from model.fit import fit as fit_fn
+
+    res = small_fit.predict(rows, n_draws=300)
+    assert {"mean", "q05", "q95", "pit", "crps"} <= set(res.columns)
+    assert 0 <= res.at[0, "pit"] <= 1 and pd.isna(res.at[1, "pit"])
+    assert res.at[1, "q95"] > res.at[1, "q05"]

@@ -1,0 +1,140 @@
+"""The dataset is the specification of what the documents say: provenance, completeness, validation."""
+
+import re
+import shutil
+
+import pandas as pd
+import pytest
+
+from model import data
+
+WS = re.compile(r"\s+")
+
+
+def test_every_quote_is_on_its_cited_line(dataset):
+    for frame in (dataset.observations, dataset.targets):
+        for r in frame.itertuples(index=False):
+            lines = data.seed_lines(r.source)
+            assert lines is not None, r.source
+            assert WS.sub("", r.quote) in WS.sub("", lines[int(r.line) - 1]), (r.source, r.line, r.quote)
+
+
+def _number_forms(value: float) -> set[str]:
+    forms = {f"{value:g}", f"{value:.1f}", f"{value:.2f}", f"{abs(value):g}", f"{abs(value):.1f}", f"{abs(value):.2f}"}
+    if float(value).is_integer():
+        forms.add(str(int(abs(value))))
+    return forms
+
+
+def test_value_appears_in_quote_or_note_explains(dataset):
+    """The row's number is in its quote, or the note says how it was converted (倍, 番, units, footnotes)."""
+    bad = []
+    for r in dataset.observations.itertuples(index=False):
+        quote = r.quote.replace(",", "")
+        if any(f in quote for f in _number_forms(r.value)):
+            continue
+        if r.note:  # conversions are explained in the note
+            continue
+        bad.append((r.indicator, r.value, r.quote))
+    assert not bad, bad[:10]
+
+
+PLAN14_ROWS = ["gdp", "urbanization_rate", "above_scale_industrial_firms", "industry_share_gdp", "sei_share_gdp",
+               "labour_productivity", "rd_expenditure", "hitech_mfg_va", "fiveg_penetration", "patents_per_10k",
+               "new_materials_revenue", "high_end_equipment_va", "new_product_projects",
+               "digital_core_industry_share_gdp", "mfg_share_industry_above_scale", "good_air_days_share",
+               "surface_water_good_share", "energy_intensity", "co2_intensity", "forest_coverage_rate",
+               "disposable_income_per_capita", "urban_unemployment_rate", "schooling_years_working_age",
+               "doctors_per_1000", "pension_insurance_coverage_rate", "childcare_places_per_1000", "life_expectancy",
+               "sports_population_share", "grain_production_capacity", "energy_production_capacity"]
+
+
+def test_plan14_table_complete(dataset):
+    """Every indicator row of 专栏2 (14th plan, 2025 targets) has a target."""
+    p14 = set(dataset.targets.query("plan == 'p14' and year == 2025")["indicator"])
+    missing = [i for i in PLAN14_ROWS if i not in p14]
+    assert not missing, missing
+    labs = {"provincial_key_labs", "provincial_tech_innovation_centers", "engineering_tech_research_centers"}
+    assert labs <= p14
+
+
+PLAN13_ROWS = ["gdp", "urbanization_rate", "urbanization_rate_hukou", "services_share", "trade_total_usd",
+               "fdi_actual", "outward_direct_investment", "rd_intensity", "patents_per_10k", "tech_contract_value",
+               "fixed_broadband_penetration", "mobile_internet_penetration", "urban_disposable_income",
+               "rural_disposable_income", "preschool_gross_enrollment_rate", "high_school_gross_enrollment_rate",
+               "urban_new_jobs", "poverty_population_reduction", "shantytown_renovation", "life_expectancy",
+               "infant_mortality_rate", "maternal_mortality_rate", "elderly_care_beds_per_1000",
+               "new_construction_land", "cultivated_land", "water_use_per_10k_gdp", "energy_intensity",
+               "co2_intensity", "tree_cover_rate", "forest_stock_volume", "good_air_days", "pm25",
+               "worse_than_v_water_share", "surface_water_good_share", "so2_emissions", "cod_emissions",
+               "nox_emissions", "ammonia_nitrogen_emissions", "party_conduct_satisfaction",
+               "work_accident_death_rate", "coal_mine_death_rate"]
+
+
+def test_plan13_table_complete(dataset):
+    """Every indicator row of 专栏1 (13th plan) has a target, and the 2015 bases are observations."""
+    p13 = set(dataset.targets.query("plan == 'p13'")["indicator"])
+    missing = [i for i in PLAN13_ROWS if i not in p13]
+    assert not missing, missing
+    assert len(dataset.observations.query("year == 2015 and source.str.startswith('003')")) >= 30
+
+
+def test_headline_targets_present(dataset):
+    t = dataset.targets
+    assert t.at["p14_gdp", "threshold"] == 2800 and t.at["p14_gdp", "attribute"] == "力争"
+    assert t.at["p14_gdp", "price_basis"] == "nominal"
+    assert t.at["p14_gdp_growth", "kind"] == "avg_growth" and t.at["p14_gdp_growth", "threshold"] == 8
+    assert t.at["p14_sei_share_gdp", "threshold"] == 12
+    assert t.at["p14_urbanization_rate", "threshold"] == 62
+    assert t.at["p14_mfg_share_industry_above_scale", "threshold"] == 45
+    # a target with no number is kept, flagged by an empty threshold
+    assert t.query("threshold != threshold and plan == 'p14'").shape[0] >= 4
+
+
+def test_footnote_sets_year(dataset):
+    """'*54.9' in the 2020 column of 专栏2 is 2019 data."""
+    o = dataset.observations.query("indicator == 'urbanization_rate' and value == 54.9")
+    assert set(o["year"]) == {2019}
+
+
+def test_conflicts_kept_as_separate_rows(dataset):
+    services = dataset.observations.query("indicator == 'services_va' and kind == 'avg_growth' and year == 2020")
+    assert set(services["value"]) == {6.3, 6.8}
+
+
+def test_vintage_filter(dataset):
+    early = dataset.vintage("2021-05-25").observations
+    assert early["published"].max() <= pd.Timestamp("2021-05-25")
+    assert (early["year"] < 2023).all()
+
+
+def _copy_data(tmp_path):
+    for name in ("catalogue.csv", "observations.csv", "targets.csv"):
+        shutil.copy(data.DATA_DIR / name, tmp_path / name)
+    return tmp_path
+
+
+def test_validation_lists_all_problems(tmp_path):
+    d = _copy_data(tmp_path)
+    obs = pd.read_csv(d / "observations.csv", dtype=str, keep_default_na=False)
+    obs.loc[0, "indicator"] = "no_such_indicator"
+    obs.loc[1, "value"] = "twelve"
+    obs.loc[2, "year"] = "1850"
+    obs.loc[3, "quote"] = "这句话不在文件里"
+    obs.loc[4, "unit"] = "light-years"
+    obs = pd.concat([obs, obs.iloc[[10]]])
+    obs.to_csv(d / "observations.csv", index=False)
+    with pytest.raises(data.DataError) as err:
+        data.load(d)
+    text = str(err.value)
+    for needle in ("unknown indicator 'no_such_indicator'", "'twelve' is not a number", "'1850' is not a year",
+                   "is not on line", "does not match", "duplicates an earlier row"):
+        assert needle in text, needle
+    assert len(err.value.problems) >= 6
+
+
+def test_corrupt_file_is_one_clear_error(tmp_path):
+    d = _copy_data(tmp_path)
+    (d / "targets.csv").write_bytes(b"\xff\xfe\x00garbage")
+    with pytest.raises(data.DataError, match="targets.csv"):
+        data.load(d)
