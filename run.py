@@ -142,9 +142,9 @@ def run(scenarios: list[Path] = typer.Argument(..., help="Scenario YAML files.")
                 _fail(f"{path}: {str(e).split(': ', 1)[-1]}")
         if not result.fit.diagnostics.ok:
             err.print(f"[yellow]warning:[/] {result.fit.diagnostics.flag()}")
-        from model.report import attainment_markdown
+        from model.report import headline_markdown
 
-        out.print(attainment_markdown(result).split("\n## Joint")[0])
+        out.print(headline_markdown(result))
         out.print(f"[green]wrote[/] {target}")
 
 
@@ -236,6 +236,38 @@ def posterior(as_of: Optional[str] = typer.Option("2024-03-31", help="Vintage of
     frame["mean"] = q.mean(axis=0)
     out.print(f"fit: {f.diagnostics.flag()} (as of {as_of}; {len(f.observations)} observations)")
     out.print(frame.drop(columns=["span_start"]).round(3).to_string(index=False))
+    from model.predict import predictive_draws
+
+    obs = f.observations.reset_index(drop=True)
+    d = predictive_draws(f, obs, seed=1)
+    import numpy as np
+
+    lo, hi = np.nanquantile(d, [0.025, 0.975], axis=0)
+    v = obs["value"].to_numpy(float)
+    readable = ~np.isnan(d).any(axis=0)
+    outside = readable & ((v < lo) | (v > hi)) & obs["comparator"].isin(["=", "about"]).to_numpy()
+    out.print(f"\n{int(readable.sum())} observations readable; {int(outside.sum())} outside their 95% posterior "
+              f"predictive interval:")
+    for j in np.flatnonzero(outside):
+        r = obs.iloc[j]
+        out.print(f"  {r['indicator']} {r['year']} {r['kind']} {r['value']:g} (95% PI {lo[j]:.4g}–{hi[j]:.4g}) "
+                  f"{r['source'][:3]}:{r['line']} {r['quote']}")
+
+
+@app.command()
+def backtest(as_of: str = typer.Option("2021-05-25", help="Vintage of the fit being scored."),
+             draws: int = typer.Option(1500, help="Posterior draws per chain."),
+             tune: int = typer.Option(1000, help="Tuning steps per chain."),
+             out_dir: Path = typer.Option(Path("results/backtest"), "--out", help="Folder for the scores.")):
+    """Fit as of an earlier vintage and score its forecasts of every later figure."""
+    from model.backtest import vintage_backtest, write_backtest
+
+    ds = _dataset(None)
+    with err.status(f"backtest as of {as_of}"):
+        scores, summary = vintage_backtest(ds, as_of=as_of, draws=draws, tune=tune)
+        write_backtest(scores, summary, out_dir)
+    out.print(summary.to_string(index=False))
+    out.print(f"[green]wrote[/] {out_dir}")
 
 
 @app.command()

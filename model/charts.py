@@ -27,11 +27,18 @@ HEADLINE_SERIES = [
     ("fiscal_revenue", "nominal level", None), ("fixed_asset_investment", "level", None),
     ("disposable_income_per_capita", "level", None), ("industry_share_gdp", "level", "p14_industry_share_gdp"),
 ]
-CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "WenQuanYi Zen Hei", "SimHei")
+CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans CJK TC", "Noto Sans SC", "Source Han Sans SC", "WenQuanYi Zen Hei", "SimHei")
 
 
 def cjk_font() -> str | None:
-    """Name of an installed CJK font, or None."""
+    """Name of an installed CJK font (the pinned PyPI package ships Noto Sans CJK), or None."""
+    try:
+        import cvttf_NotoSansCJK_Regular as noto
+
+        for path in Path(noto.__file__).parent.glob("*.otf"):
+            font_manager.fontManager.addfont(str(path))
+    except ImportError:
+        pass
     names = {f.name for f in font_manager.fontManager.ttflist}
     return next((n for n in CJK_FONTS if n in names), None)
 
@@ -47,9 +54,17 @@ def _setup(lang: str) -> str:
     return lang
 
 
+UNIT_EN = {"亿元": "100 million yuan", "元": "yuan", "万元": "10,000 yuan", "万人": "10,000 persons", "万吨": "10,000 t",
+           "亿吨": "100 million t", "个": "count", "家": "firms", "户": "firms", "岁": "years", "年": "years"}
+
+
 def _name(cat: pd.DataFrame, ind: str, lang: str) -> str:
     zh, en = cat.at[ind, "name_zh"], cat.at[ind, "name_en"]
-    return f"{zh} / {en}" if lang == "zh" and zh else en
+    return f"{zh} {en}" if lang == "zh" and zh else en
+
+
+def _unit(unit: str, lang: str) -> str:
+    return unit if lang == "zh" else UNIT_EN.get(unit, unit)
 
 
 def fan_chart(ax, fc: pd.DataFrame, obs: pd.DataFrame, target: pd.Series | None, title: str, unit: str):
@@ -64,12 +79,13 @@ def fan_chart(ax, fc: pd.DataFrame, obs: pd.DataFrame, target: pd.Series | None,
         ax.axhline(target["threshold"], color=OKABE_ITO[3], ls="--", lw=1.2)
         p = target.get("p_attained")
         txt = f"target {target['threshold']:g} {unit}" + (f"\nP = {p:.2f}" if not pd.isna(p) else "")
-        ax.annotate(txt, xy=(fc["year"].max(), target["threshold"]), xytext=(-4, 6), textcoords="offset points",
-                    ha="right", fontsize=8, color=OKABE_ITO[3])
-    ax.set_title(title, fontsize=9)
+        top = target["threshold"] > np.nanmax(fc["q95"]) * 0.9
+        ax.annotate(txt, xy=(fc["year"].max(), target["threshold"]), xytext=(-4, -24 if top else 6),
+                    textcoords="offset points", ha="right", fontsize=8, color=OKABE_ITO[3])
+    ax.set_title("\n".join(__import__("textwrap").wrap(title, 48)), fontsize=8)
     ax.set_ylabel(unit)
     ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
-    ax.legend(fontsize=6, loc="upper left", frameon=False)
+    ax.legend(fontsize=6, loc="best", frameon=False)
 
 
 def _series(result, ind: str, measure: str):
@@ -100,11 +116,12 @@ def scenario_charts(out_dir: Path, result, lang: str = "zh") -> list[tuple[str, 
         fig, axes = plt.subplots((n + 1) // cols, cols, figsize=(8.3, 2.6 * ((n + 1) // cols)), squeeze=False)
         for ax, (ind, measure, tid) in zip(axes.flat, panels):
             fc, obs = _series(result, ind, measure)
-            unit = "%" if measure == "real growth %" else cat.at[ind, "unit"]
+            unit = _unit("%" if measure == "real growth %" else cat.at[ind, "unit"], lang)
             target = table.loc[tid] if tid in table.index else None
             if tid == "p14_gdp_growth":
                 target = None  # an average over 2021-25, not a yearly growth: shown in the table
-            fan_chart(ax, fc, obs, target, f"{_name(cat, ind, lang)} ({measure})", unit)
+            title = _name(cat, ind, lang) + ("" if measure == "level" else f", {measure}")
+            fan_chart(ax, fc, obs, target, title, unit)
         for ax in axes.flat[n:]:
             ax.axis("off")
         fig.suptitle(f"Scenario {result.scenario.name}: median and 50/80/90% bands", fontsize=10)
@@ -160,8 +177,9 @@ def _threshold_curves(out_dir: Path, result, lang: str) -> Path:
                     color=OKABE_ITO[3], xytext=(4, 0), textcoords="offset points")
         ax.set_ylim(0, 1)
         ax.set_ylabel("P(attained)")
-        ax.set_xlabel(f"threshold ({r['unit']})")
-        ax.set_title(_name(targets, r["indicator"], lang) + f" ({tid})", fontsize=8)
+        ax.set_xlabel(f"threshold ({_unit(r['unit'], lang)})")
+        ax.set_title("\n".join(__import__("textwrap").wrap(_name(targets, r["indicator"], lang) + f" ({tid})", 50)),
+                     fontsize=8)
     for ax in axes.flat[len(ids):]:
         ax.axis("off")
     fig.tight_layout()

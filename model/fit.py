@@ -36,10 +36,10 @@ class FitSettings:
 
     as_of: str | None = None
     data_through: int | None = None
-    draws: int = 1000
+    draws: int = 1500
     tune: int = 1000
     chains: int = 2
-    target_accept: float = 0.9
+    target_accept: float = 0.95
     seed: int = 20210525
 
     def as_dict(self) -> dict:
@@ -154,7 +154,7 @@ def _diagnostics(idata: az.InferenceData, seconds: float) -> Diagnostics:
 
 
 def fit(dataset: data_mod.Dataset | None = None, as_of: str | None = None, data_through: int | None = None,
-        seed: int = 20210525, draws: int = 1000, tune: int = 1000, chains: int = 2,
+        seed: int = 20210525, draws: int = 1500, tune: int = 1000, chains: int = 2,
         cache: bool = True, progress: bool = False) -> Fit:
     """Fit the growth model on the figures published by ``as_of`` (and referring to years ≤ ``data_through``).
 
@@ -192,7 +192,7 @@ def fit(dataset: data_mod.Dataset | None = None, as_of: str | None = None, data_
     from .layout import data_rich
     from .prior_only import draw_prior_only
 
-    fitted = layout.subset(data_rich(layout, obs))
+    fitted = layout.subset(data_rich(layout, obs, dataset.targets))
     fobs = obs[obs["indicator"].isin(fitted.indicators)].reset_index(drop=True)
     model = build_model(fitted, fobs, fitted.index(fobs))
     start = time.perf_counter()

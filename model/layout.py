@@ -127,9 +127,10 @@ class Layout:
         return out
 
 
-def data_rich(layout: Layout, obs: pd.DataFrame) -> list[str]:
-    """Base indicators whose figures read at least two distinct years (so the data inform their
-    trend), plus the GDP deflator and the components of ratios; the rest are *prior-only*."""
+def data_rich(layout: Layout, obs: pd.DataFrame, targets: pd.DataFrame) -> list[str]:
+    """Base indicators sampled by NUTS: those with a target (or a ratio with one) whose figures read
+    at least two distinct years (so the data inform their trend), the GDP deflator and the
+    components of ratios. The rest are *prior-only* (see :mod:`model.prior_only`)."""
     cat = layout.catalogue
     years: dict[str, set[int]] = {}
     for r in obs.itertuples(index=False):
@@ -137,7 +138,10 @@ def data_rich(layout: Layout, obs: pd.DataFrame) -> list[str]:
         read = set(cell_years(r.kind, int(r.year), span)[0])
         for ind in formula_terms(cat.at[r.indicator, "links"]) or (r.indicator,):
             years.setdefault(ind, set()).update(read)
-    rich = {i for i, ys in years.items() if len(ys) >= 2} | {DEFLATOR}
+    with_target = set(targets["indicator"])
+    for ind in list(with_target):
+        with_target |= set(formula_terms(cat.at[ind, "links"]))
+    rich = {i for i, ys in years.items() if len(ys) >= 2 and i in with_target} | {DEFLATOR}
     for d in layout.derived:
         rich |= set(formula_terms(cat.at[d, "links"]))
     return [i for i in layout.base if i in rich]
@@ -177,8 +181,8 @@ def build_layout(data: Dataset, targets: pd.DataFrame | None = None) -> Layout:
     return Layout(base, derived, np.arange(first_year, last_year + 1), cat, start)
 
 
-def anchors(layout: Layout, obs: pd.DataFrame) -> tuple[dict[str, float], dict[str, int]]:
-    """Prior centre of each base indicator's latent value at its first observed level, and that year.
+def anchors(layout: Layout, obs: pd.DataFrame, last: bool = False) -> tuple[dict[str, float], dict[str, int]]:
+    """Prior centre of each base indicator's latent value at its first (or last) observed level, and that year.
 
     Indicators without a level observation get no anchor (a vague prior at their start year).
     """
@@ -188,8 +192,9 @@ def anchors(layout: Layout, obs: pd.DataFrame) -> tuple[dict[str, float], dict[s
         rows = levels[levels["indicator"] == ind].sort_values("year")
         if rows.empty:
             continue
-        value = float(rows["value"].iloc[0])
-        year[ind] = int(rows["year"].iloc[0])
+        pick = -1 if last else 0
+        value = float(rows["value"].iloc[pick])
+        year[ind] = int(rows["year"].iloc[pick])
         tr = layout.transform(ind)
         if tr == "log":
             out[ind] = float(np.log(value))

@@ -21,7 +21,7 @@ from . import data as data_mod
 from .attainment import attainment_table, joint_results
 from .fit import QUANTILES, Fit, data_hash, fit, package_versions
 from .scenario import Scenario
-from .simulate import Paths, simulate
+from .simulate import Paths, prior_dynamics, simulate
 
 RESULTS_DIR = data_mod.ROOT / "results"
 
@@ -42,29 +42,23 @@ class ScenarioResult:
 
 def prior_paths(fit: Fit, scenario: Scenario, n_paths: int) -> Paths:
     """Paths whose future trend and volatility come from the class priors (for the evidence column)."""
-    from .priors import CLASS_PRIORS
-
-    rng = np.random.default_rng(scenario.seed + 7)
-    layout = fit.layout
-    classes = sorted({layout.klass(i) for i in layout.base})
-    from .growth import _scale
-    from .layout import anchors
-
-    scale = _scale(layout, anchors(layout, fit.observations)[0])
-    cp = [CLASS_PRIORS[layout.klass(i)] for i in layout.base]
-    n = fit.draws("mu").shape[0]
-    mu = np.array([p.drift_mean for p in cp]) + np.array([p.drift_sd for p in cp]) * rng.standard_normal((n, len(cp)))
-    from .priors import VOL_CLASS_SPREAD, VOL_INDICATOR_SPREAD
-
-    sig_c = {c: CLASS_PRIORS[c].vol * np.exp(VOL_CLASS_SPREAD * rng.standard_normal(n)) for c in classes}
-    sigma = (np.stack([sig_c[layout.klass(i)] for i in layout.base], axis=1)
-             * np.exp(VOL_INDICATOR_SPREAD * rng.standard_normal((n, len(cp)))))
-    override = {"mu": mu * scale, "sigma": sigma * scale}
+    override = prior_dynamics(fit, scenario.seed + 7)
     return simulate(fit, scenario.horizon, n_paths, scenario.seed, scenario.assumptions, override=override)
 
 
-def forecast_table(paths: Paths) -> pd.DataFrame:
-    """Mean and quantiles of every modelled indicator and year (level in its unit, and real growth %)."""
+def _start_years(layout) -> dict[str, int]:
+    """First year each indicator's path is informed (a ratio: when both components are)."""
+    from .data import formula_terms
+
+    start = dict(layout.start)
+    for d in layout.derived:
+        start[d] = max(start[t] for t in formula_terms(layout.catalogue.at[d, "links"]))
+    return start
+
+
+def forecast_table(paths: Paths, unanchored: list[str] = ()) -> pd.DataFrame:
+    """Mean and quantiles of every modelled indicator and year (level in its unit, and real growth %),
+    from the year its path is informed to the horizon."""
     layout = paths.layout
     cat = layout.catalogue
     frames = []
@@ -79,6 +73,12 @@ def forecast_table(paths: Paths) -> pd.DataFrame:
             rows.loc[nominal, "price_basis"] = "nominal"
         from .attainment import target_quantity
 
+        start = _start_years(paths.layout)
+        first = rows["indicator"].map(start) + (0 if measure == "level" else 1)
+        keep = rows["year"] >= first
+        if measure == "level":  # an indicator with no level figure has no level
+            keep &= ~rows["indicator"].isin(unanchored)
+        rows = rows[keep].reset_index(drop=True)
         q, ok = target_quantity(paths, rows)
         rows = rows[ok].reset_index(drop=True)
         q = q[:, ok]
@@ -108,7 +108,7 @@ def run_scenario(scenario: Scenario, dataset: data_mod.Dataset | None = None, pr
     prior = prior_paths(f, scenario, scenario.draws)
     table, hits = attainment_table(f, paths, dataset, ids, scenario.thresholds, prior)
     joint, corr = joint_results(hits, table)
-    return ScenarioResult(scenario, f, paths, table, joint, corr, forecast_table(paths), hits)
+    return ScenarioResult(scenario, f, paths, table, joint, corr, forecast_table(paths, f.unanchored), hits)
 
 
 def git_commit() -> str:

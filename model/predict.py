@@ -16,17 +16,21 @@ from .fit import QUANTILES, Fit
 from .growth import observation_noise
 from .operators import LOG_SCALE_OPS, OP_OF_KIND
 from .priors import NOISE_FLOOR_GROWTH, NOISE_FLOOR_LEVEL
-from .simulate import simulate
+from .simulate import prior_dynamics, simulate
 
 
-def predictive_draws(fit: Fit, rows: pd.DataFrame, n_draws: int | None = None, seed: int = 0) -> np.ndarray:
-    """Draws (n_draws, n_rows) of each figure as it would be printed; NaN columns where unreadable."""
+def predictive_draws(fit: Fit, rows: pd.DataFrame, n_draws: int | None = None, seed: int = 0,
+                     prior: bool = False) -> np.ndarray:
+    """Draws (n_draws, n_rows) of each figure as it would be printed; NaN columns where unreadable.
+
+    With ``prior=True`` the future trend and volatility come from the class priors (a baseline)."""
     rows = rows.reset_index(drop=True).copy()
     for col, default in (("comparator", "="), ("half_unit", np.nan), ("source", "")):
         if col not in rows:
             rows[col] = default
     horizon = max(int(rows["year"].max()), fit.last_year)
-    paths = simulate(fit, horizon=horizon, n_paths=n_draws, seed=seed)
+    override = prior_dynamics(fit, seed + 7) if prior else None
+    paths = simulate(fit, horizon=horizon, n_paths=n_draws, seed=seed, override=override)
     q, readable = target_quantity(paths, rows)
     rng = np.random.default_rng(seed + 1)
     sources = list(fit.idata.posterior["source"].to_numpy())

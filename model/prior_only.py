@@ -1,7 +1,11 @@
-r"""Prior-only indicators: those with a single figure (often just the plan's 2020 base) or none.
+r"""Prior-only indicators: those with a single figure (often just the plan's 2020 base) or none,
+and those without any target.
 
-Their trend and volatility cannot be learned from one number, so sampling them with NUTS adds
-dimensions and nothing else. Their posterior *is* the prior given the figure, drawn exactly here:
+The trend and volatility of an indicator with one figure cannot be learned from it, so sampling
+it with NUTS adds dimensions and nothing else: its posterior *is* the prior given the figure,
+drawn exactly here. Indicators without a target are drawn the same way from their latest level
+(their own history does not change any target's probability, and their programme-count
+histories, e.g. approval items −96%, distort the class pools the targets rely on):
 
 .. math::
 
@@ -9,7 +13,7 @@ dimensions and nothing else. Their posterior *is* the prior given the figure, dr
     \mu_i = (m_c + s_c\, z_i)\,k_i,\; z_i \sim t_3, \qquad
     \sigma_i = \sigma_c\, e^{0.3 u_i}\,k_i,\; u_i \sim \mathcal N(0,1)
 
-with *y* the figure's year, *T* the indicator's transform, :math:`\sigma_c` and :math:`\tau` the
+with *y* the year of the (latest) level figure, *T* the indicator's transform, :math:`\sigma_c` and :math:`\tau` the
 fitted class volatility and document noise (their prior when no data-rich indicator shares the
 class), and the path stepping from *y* with :math:`\mu_i + \sigma_i \varepsilon_{i,t}` like any
 other. An indicator with no level figure has no level (``unanchored``): only its growth targets
@@ -40,7 +44,7 @@ def draw_prior_only(full: Layout, fitted: Layout, post: dict[str, np.ndarray], o
     x = np.zeros((n, nb, ny))
     mu = np.zeros((n, nb))
     sigma = np.zeros((n, nb))
-    anchor, anchor_year = anchors(full, obs)
+    anchor, anchor_year = anchors(full, obs, last=True)
     scale = _scale(full, anchor)
     unanchored = []
     for j, ind in enumerate(full.base):

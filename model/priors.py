@@ -44,9 +44,10 @@ CLASS_PRIORS: dict[str, ClassPrior] = {
     "output": ClassPrior(0.06, 0.06, 0.08, None,
         "Value added or gross output of one sector (SEI, high-tech manufacturing, equipment, new materials): "
         "growth from -10% to +35%/yr (SEI +33.4% in 2023), so wider drift and volatility than the aggregates."),
-    "price": ClassPrior(0.02, 0.04, 0.08, 4.0,
-        "GDP deflator of a coal economy: trend near CPI (~2%) but coal-price swings of ±10–20%/yr in the "
-        "deflator (2016–2018, 2021–2022): heavy tails, ν = 3."),
+    "price": ClassPrior(0.02, 0.015, 0.08, 4.0,
+        "GDP deflator of a coal economy: its long-run trend is tied to national inflation (~2%/yr; drift sd "
+        "1.5 points), while coal-price swings, which are temporary, move it ±10–20% in a year (2016–2018, "
+        "2021–2022): large volatility with heavy tails (ν = 4), not a new trend."),
     "fiscal": ClassPrior(0.05, 0.06, 0.10, None,
         "Nominal budget revenue follows nominal GDP and coal taxes; tax cuts and coal cycles gave yearly "
         "moves of ±15%."),
@@ -73,6 +74,12 @@ CLASS_PRIORS: dict[str, ClassPrior] = {
         "Counts of what a programme creates (family farms registered, certifications, projects, new firms): "
         "they can double or halve within a few years (family farms ×16 in 2016–2020), so drift sd 0.20 and "
         "volatility 0.25."),
+    "urbanization": ClassPrior(0.045, 0.03, 0.012, None,
+        "Urbanization rates rose about 1–1.4 pp a year in Chinese prefectures in the 2010s (≈0.045 logit/yr "
+        "near 55%) and move smoothly from year to year (≈0.3 pp)."),
+    "index": ClassPrior(0.004, 0.004, 0.003, None,
+        "Slow indices on their natural scale (life expectancy, years of schooling), as fractions of their level "
+        "per year: life expectancy of 75–78 years rises 0.1–0.6 years a year in Chinese cities."),
     "social": ClassPrior(0.02, 0.06, 0.08, None,
         "Education, health, pensions, housing: slow trends set by programmes."),
     "environment": ClassPrior(0.00, 0.08, 0.10, None,

@@ -89,6 +89,14 @@ def attainment_markdown(result) -> str:
     return "\n".join(lines)
 
 
+def headline_markdown(result) -> str:
+    """The headline targets only, for the terminal (the full table is in attainment.md)."""
+    text = attainment_markdown(result)
+    head, _, rest = text.partition("|---|")
+    rows = [ln for ln in rest.split("\n")[1:] if any(f"`{t}`" in ln for t in HEADLINE)]
+    return head + "|---" + "|---" * 11 + "|\n" + "\n".join(rows) + f"\n\nFull table: {len(result.attainment)} targets in attainment.md"
+
+
 def paths_dataset(result) -> xr.Dataset:
     """Simulated latent paths as an xarray Dataset (path, indicator, year) for netCDF."""
     p = result.paths

@@ -75,7 +75,7 @@ class Assumption(_Strict):
 class FitConfig(_Strict):
     """Sampler settings of the fit (changing them refits)."""
 
-    draws: int = Field(1000, gt=0, description="Posterior draws per chain.")
+    draws: int = Field(1500, gt=0, description="Posterior draws per chain.")
     tune: int = Field(1000, gt=0, description="Tuning steps per chain.")
     chains: int = Field(2, gt=0, le=8, description="Markov chains.")
     seed: int = Field(20210525, description="Sampler seed.")
@@ -159,7 +159,8 @@ class Scenario(_Strict):
         """Target ids this scenario evaluates, in registry order."""
         tg = dataset.targets
         if self.targets == "all":
-            return [t for t in tg.index if tg.at[t, "plan"] in self.plans and tg.at[t, "year"] <= self.horizon]
+            return [t for t in tg.index if tg.at[t, "plan"] in self.plans and tg.at[t, "year"] <= self.horizon
+                    and not tg.at[t, "restates"]]  # a target restated by a second document is listed once
         return list(self.targets)
 
 

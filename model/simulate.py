@@ -125,3 +125,22 @@ def _targets(assumption, layout: Layout, future_years: np.ndarray):
         j = layout.base.index(ind)
         for y in years:
             yield j, int(y - future_years[0])
+
+
+def prior_dynamics(fit: Fit, seed: int) -> dict[str, np.ndarray]:
+    """Draws of trend ``mu`` and volatility ``sigma`` (n_draws, n_base) from the class priors alone."""
+    from .growth import _scale
+    from .layout import anchors
+    from .priors import CLASS_PRIORS, VOL_CLASS_SPREAD, VOL_INDICATOR_SPREAD
+
+    rng = np.random.default_rng(seed)
+    layout = fit.layout
+    n = fit.draws("mu").shape[0]
+    scale = _scale(layout, anchors(layout, fit.observations)[0])
+    cp = [CLASS_PRIORS[layout.klass(i)] for i in layout.base]
+    mu = np.array([p.drift_mean for p in cp]) + np.array([p.drift_sd for p in cp]) * rng.standard_t(3.0, (n, len(cp)))
+    sig_c = {c: CLASS_PRIORS[c].vol * np.exp(VOL_CLASS_SPREAD * rng.standard_normal(n))
+             for c in {layout.klass(i) for i in layout.base}}
+    sigma = (np.stack([sig_c[layout.klass(i)] for i in layout.base], axis=1)
+             * np.exp(VOL_INDICATOR_SPREAD * rng.standard_normal((n, len(cp)))))
+    return {"mu": mu * scale, "sigma": sigma * scale}

@@ -98,6 +98,7 @@ IDENTITY = {"life_expectancy", "schooling_years_working_age"}
 ident = (cat["transform"] == "identity") & ~cat["indicator"].isin(IDENTITY)
 cat.loc[ident, "transform"] = cat.loc[ident, "unit"].map(lambda u: "logit" if u == "%" else "log")
 cat.loc[cat["indicator"].isin(IDENTITY), "transform"] = "identity"
+cat.loc[cat["indicator"].isin(IDENTITY), "class"] = "index"
 cat.loc[(cat["unit"] == "%") & (cat["transform"] == "log") & ~cat["indicator"].str.contains("ratio"), "transform"] = "logit"
 
 # Counts of what a programme creates (farms registered, certifications, projects, firms) grow fast
@@ -111,6 +112,7 @@ cat.loc[prog, "class"] = "programme"
 AGGREGATES = {"gdp", "gdp_per_capita", "services_va", "industry_va", "industry_va_above_scale", "primary_va",
               "secondary_va", "labour_productivity", "finance_va"}
 cat.loc[cat["indicator"].isin(AGGREGATES), "class"] = "aggregate"
+cat.loc[cat["indicator"].str.startswith("urbanization_rate"), "class"] = "urbanization"
 # CPI: 控制在3%左右 is a cap.
 cpi = (tgt["indicator"] == "cpi") & (tgt["comparator"] == "about")
 tgt.loc[cpi, "note"] = (tgt.loc[cpi, "note"] + "; 控制在 (keep within) read as a cap (<=)").str.lstrip("; ")

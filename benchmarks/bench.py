@@ -1,0 +1,59 @@
+"""Benchmark: cold and warm fit, ESS per second, and a scenario on a cached posterior.
+
+Writes benchmarks/results.md. Run with `make bench` (cold fit included: several minutes on 2 cores).
+"""
+
+import platform
+import shutil
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+warnings.filterwarnings("ignore")
+
+import model.fit as fit_mod  # noqa: E402
+from model import data  # noqa: E402
+from model.pipeline import run_scenario  # noqa: E402
+from model.scenario import load_scenario  # noqa: E402
+
+OUT = Path(__file__).with_name("results.md")
+
+
+def main():
+    ds = data.shipped()
+    base = load_scenario("scenarios/baseline.yaml")
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        real_cache = fit_mod.CACHE_DIR
+        fit_mod.CACHE_DIR = Path(tmp)
+        t = time.perf_counter()
+        cold = fit_mod.fit(ds, as_of=base.as_of, **base.fit.model_dump())
+        rows.append(("cold full fit (compile + sample, empty cache)", time.perf_counter() - t))
+        t = time.perf_counter()
+        warm = fit_mod.fit(ds, as_of=base.as_of, **base.fit.model_dump())
+        rows.append(("warm full fit (posterior cache hit)", time.perf_counter() - t))
+        fit_mod.CACHE_DIR = real_cache
+        if not (real_cache / f"{cold.key}.nc").exists():
+            real_cache.mkdir(parents=True, exist_ok=True)
+            shutil.copy(Path(tmp) / f"{cold.key}.nc", real_cache / f"{cold.key}.nc")
+    d = cold.diagnostics
+    for name in ("baseline", "slowdown", "coal_downturn"):
+        s = load_scenario(f"scenarios/{name}.yaml")
+        t = time.perf_counter()
+        run_scenario(s, ds)
+        rows.append((f"scenario `{name}` on the cached posterior (simulate + attainment, {s.draws} paths)",
+                     time.perf_counter() - t))
+    lines = ["# Benchmark", "", f"Machine: {platform.machine()}, {platform.python_version()}, "
+             f"{__import__('os').cpu_count()} cores. Sampler: {fit_mod.SAMPLER}, {base.fit.chains} chains × "
+             f"{base.fit.draws} draws (+{base.fit.tune} tuning).", "", "| step | seconds |", "|---|---|"]
+    lines += [f"| {k} | {v:.1f} |" for k, v in rows]
+    lines += ["", f"Sampling alone: {d.seconds:.0f} s; min bulk ESS {d.min_ess_bulk:.0f} → "
+              f"{d.min_ess_bulk / d.seconds:.1f} ESS/s (slowest parameter); max R-hat {d.max_rhat:.3f}; "
+              f"{d.divergences} divergences; warm fit {rows[1][1]:.2f} s ({'cached' if warm.from_cache else 'refit'})."]
+    OUT.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,157 @@
+"""Backtests: does a probability of 0.3 come true 30% of the time?
+
+* **Vintage backtest.** Fit on the documents published by ``as_of`` (default 2021-05-25: the 2021
+  report and the plan) and score the predictive distribution of every later figure about a later
+  year (the 2023 outcomes in the 2024 documents): PIT, coverage of the 50/80/95% central intervals
+  with a binomial (Wilson) interval, CRPS and log score.
+* **Baselines** on the same figures, scored by CRPS: *random walk with drift* at the indicator's
+  last observed average growth (a point forecast: CRPS = absolute error), *plan as forecast*
+  (the 14th plan's 2025 growth target as the growth of every year, where the plan has one: a
+  point forecast), and the *model with prior trends* (same paths, trend and volatility from the
+  class priors). Skill = 1 − CRPS_model / CRPS_baseline on the figures both can score.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import scoringrules as sr
+from scipy import stats
+
+from . import data as data_mod
+from .fit import fit
+from .predict import predictive_draws
+
+LEVELS = (0.50, 0.80, 0.95)
+
+
+def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """95% Wilson interval of a binomial proportion k/n."""
+    if n == 0:
+        return (np.nan, np.nan)
+    p = k / n
+    centre = (p + z**2 / (2 * n)) / (1 + z**2 / n)
+    half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / (1 + z**2 / n)
+    return (centre - half, centre + half)
+
+
+def later_figures(dataset: data_mod.Dataset, as_of: str, last_year: int) -> pd.DataFrame:
+    """Figures published after ``as_of`` about years after the vintage's last year (one per figure:
+    a figure quoted by two documents is scored once, from the earlier document)."""
+    obs = dataset.observations
+    later = obs[(obs["published"] > pd.Timestamp(as_of)) & (obs["year"] > last_year)]
+    later = later.sort_values("published").drop_duplicates(["indicator", "year", "span_start", "kind", "value"])
+    return later.reset_index(drop=True)
+
+
+def _rw_forecast(vintage: pd.DataFrame, row) -> float:
+    """Random walk with drift: last level grown at the last observed average (or yoy) growth."""
+    own = vintage[vintage["indicator"] == row.indicator]
+    growth = own[own["kind"].isin(["avg_growth", "yoy_growth"])].sort_values("year")
+    if growth.empty:
+        return np.nan
+    g = growth["value"].iloc[-1]
+    if row.kind in ("yoy_growth", "avg_growth"):
+        return g
+    levels = own[own["kind"].isin(["level", "count"]) & (own["price_basis"] == row.price_basis)].sort_values("year")
+    if row.kind in ("level", "count") and len(levels):
+        last = levels.iloc[-1]
+        return last["value"] * (1 + g / 100) ** (row.year - last["year"])
+    return np.nan
+
+
+def _plan_forecast(targets: pd.DataFrame, row) -> float:
+    """The 14th plan's average growth target for the indicator, as the forecast of a growth figure."""
+    t = targets[(targets["plan"] == "p14") & (targets["indicator"] == row.indicator)
+                & (targets["kind"] == "avg_growth") & targets["threshold"].notna()]
+    if row.kind not in ("yoy_growth", "avg_growth") or t.empty:
+        return np.nan
+    return float(t["threshold"].iloc[0])
+
+
+def vintage_backtest(dataset: data_mod.Dataset | None = None, as_of: str = "2021-05-25", draws: int = 1500,
+                     tune: int = 1000, seed: int = 20210525, n_draws: int = 2000) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Score the model fitted as of ``as_of`` on every later figure; return (per-figure scores, summary)."""
+
+    dataset = dataset or data_mod.shipped()
+    f = fit(dataset, as_of=as_of, draws=draws, tune=tune, seed=seed)
+    rows = later_figures(dataset, as_of, f.last_year)
+    d = predictive_draws(f, rows, n_draws=n_draws, seed=seed)
+    d_prior = predictive_draws(f, rows, n_draws=n_draws, seed=seed, prior=True)
+    ok = ~np.isnan(d).any(axis=0)
+    rows = rows[ok].reset_index(drop=True)
+    d, d_prior = d[:, ok], d_prior[:, ok]
+    v = rows["value"].to_numpy(float)
+    out = rows[["indicator", "year", "span_start", "kind", "price_basis", "value", "unit", "source", "line", "quote"]].copy()
+    out["median"] = np.median(d, axis=0)
+    out["pit"] = (d < v).mean(axis=0)
+    for level in LEVELS:
+        lo, hi = np.quantile(d, [(1 - level) / 2, (1 + level) / 2], axis=0)
+        out[f"in_{round(level * 100)}"] = (v >= lo) & (v <= hi)
+    out["crps"] = sr.crps_ensemble(v, d.T)
+    out["crps_prior"] = sr.crps_ensemble(v, d_prior.T)
+    vintage = dataset.vintage(as_of).observations
+    out["rw_forecast"] = [_rw_forecast(vintage, r) for r in rows.itertuples(index=False)]
+    out["crps_rw"] = np.abs(out["rw_forecast"] - v)
+    out["plan_forecast"] = [_plan_forecast(dataset.targets, r) for r in rows.itertuples(index=False)]
+    out["crps_plan"] = np.abs(out["plan_forecast"] - v)
+    out["log_score"] = [_log_score(d[:, j], v[j]) for j in range(len(v))]
+    return out, summarise(out, f)
+
+
+def _log_score(draws: np.ndarray, value: float) -> float:
+    kde = stats.gaussian_kde(draws) if np.std(draws) > 0 else None
+    return float(-np.log(max(kde(value)[0], 1e-300))) if kde else np.nan
+
+
+def summarise(scores: pd.DataFrame, f) -> pd.DataFrame:
+    """Coverage with Wilson intervals, mean CRPS and skill against each baseline."""
+    n = len(scores)
+    rows = []
+    for level in LEVELS:
+        k = int(scores[f"in_{round(level * 100)}"].sum())
+        lo, hi = wilson(k, n)
+        rows.append((f"coverage of {round(level * 100)}% intervals", k / n if n else np.nan,
+                     f"{k}/{n}, 95% CI [{lo:.2f}, {hi:.2f}]"))
+    rows.append(("mean CRPS (model)", scores["crps"].mean(), f"{n} figures; scale-dependent, see skills"))
+    for name, col in (("model with prior trends", "crps_prior"), ("random walk with drift", "crps_rw"),
+                      ("plan as forecast", "crps_plan")):
+        both = scores[col].notna()
+        skill = 1 - scores.loc[both, "crps"].mean() / scores.loc[both, col].mean() if both.any() else np.nan
+        rows.append((f"CRPS skill vs {name}", skill, f"on {int(both.sum())} figures both score"))
+    rows.append(("mean log score", scores["log_score"].mean(), "negative log predictive density (KDE)"))
+    ks = stats.kstest(scores["pit"], "uniform") if n > 2 else None
+    rows.append(("PIT uniformity (KS p-value)", ks.pvalue if ks else np.nan, f"fit {f.diagnostics.flag()}"))
+    return pd.DataFrame(rows, columns=["measure", "value", "detail"])
+
+
+def write_backtest(scores: pd.DataFrame, summary: pd.DataFrame, out_dir: str | Path) -> Path:
+    """CSV, Markdown and a PIT histogram under ``out_dir``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    scores.to_csv(out_dir / "scores.csv", index=False)
+    summary.to_csv(out_dir / "summary.csv", index=False)
+    md = ["# Vintage backtest", "", "| measure | value | detail |", "|---|---|---|"]
+    md += [f"| {r.measure} | {r.value:.3f} | {r.detail} |" for r in summary.itertuples()]
+    md += ["", "## Per figure", "", "| indicator | year | kind | value | median | PIT | in 80% | CRPS |",
+           "|---|---|---|---|---|---|---|---|"]
+    md += [f"| {r.indicator} | {r.year} | {r.kind} | {r.value:g} | {r.median:.4g} | {r.pit:.2f} | {r.in_80} | "
+           f"{r.crps:.3g} |" for r in scores.itertuples()]
+    (out_dir / "backtest.md").write_text("\n".join(md) + "\n", encoding="utf-8")
+    fig, ax = plt.subplots(figsize=(5, 3))
+    ax.hist(scores["pit"], bins=np.linspace(0, 1, 11), color="#0072B2", edgecolor="white")
+    ax.axhline(len(scores) / 10, color="#D55E00", ls="--", lw=1, label="uniform")
+    ax.set_xlabel("PIT of later figures")
+    ax.set_ylabel("figures")
+    ax.legend(frameon=False)
+    fig.tight_layout()
+    fig.savefig(out_dir / "pit_histogram.png", dpi=110)
+    plt.close(fig)
+    return out_dir
