@@ -71,7 +71,7 @@ def drift_learning(fit: Fit, indicator: str) -> float:
     """Posterior contraction of the trend of an indicator's quantity (1 = all data, 0 = all prior)."""
     from .growth import _scale
     from .layout import anchors
-    from .priors import CLASS_PRIORS
+    from .priors import CLASS_PRIORS, DRIFT_NU
 
     layout = fit.layout
     terms = formula_terms(layout.catalogue.at[indicator, "links"]) or (indicator,)
@@ -81,7 +81,8 @@ def drift_learning(fit: Fit, indicator: str) -> float:
     scale = _scale(layout, anchors(layout, fit.observations)[0])
     sign = [1.0, -1.0][: len(terms)]
     post = sum(s * mu[:, layout.base.index(t)] for s, t in zip(sign, terms))
-    prior_var = sum((CLASS_PRIORS[layout.klass(t)].drift_sd * scale[layout.base.index(t)]) ** 2 for t in terms)
+    t_var = DRIFT_NU / (DRIFT_NU - 2)  # variance of the t-distributed z of the drift prior
+    prior_var = sum(t_var * (CLASS_PRIORS[layout.klass(t)].drift_sd * scale[layout.base.index(t)]) ** 2 for t in terms)
     return float(np.clip(1.0 - post.var() / prior_var, 0.0, 1.0))
 
 

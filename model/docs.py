@@ -12,7 +12,8 @@ def _table(model) -> str:
         default = "required" if field.is_required() else repr(field.default)
         if hasattr(field.default, "model_dump"):
             default = "see below"
-        rows.append(f"| `{name}` | `{ann}` | {default} | {field.description or ''} |")
+        esc = lambda text: str(text).replace("|", "\\|").replace("<", "&lt;")
+        rows.append(f"| `{name}` | `{esc(ann)}` | {esc(default)} | {esc(field.description or '')} |")
     return "\n".join(rows)
 
 

@@ -76,9 +76,12 @@ def package_versions() -> dict[str, str]:
     return {p: importlib.metadata.version(p) for p in ("numpy", "scipy", "pandas", "pymc", "pytensor", "arviz")}
 
 
-def _cache_key(obs: pd.DataFrame, settings: FitSettings) -> str:
+def _cache_key(obs: pd.DataFrame, settings: FitSettings, dataset: data_mod.Dataset) -> str:
     h = hashlib.sha256()
     h.update(obs.drop(columns=["file"]).to_csv(index=False).encode())
+    # the catalogue (transforms, classes, links) and the targets (which indicators are sampled) shape the model
+    h.update(dataset.catalogue.to_csv(index=False).encode())
+    h.update(dataset.targets[["target_id", "indicator"]].to_csv(index=False).encode())
     h.update(json.dumps(settings.as_dict(), sort_keys=True).encode())
     h.update(json.dumps(package_versions(), sort_keys=True).encode())
     for name in MODEL_SOURCES:
@@ -181,7 +184,7 @@ def fit(dataset: data_mod.Dataset | None = None, as_of: str | None = None, data_
     vintage = dataset.vintage(as_of, data_through)
     layout = build_layout(vintage)
     obs = vintage.observations
-    key = _cache_key(obs, settings)
+    key = _cache_key(obs, settings, dataset)
     path = CACHE_DIR / f"{key}.nc"
     if cache and path.is_file():
         idata = az.from_netcdf(path)

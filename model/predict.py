@@ -1,7 +1,7 @@
 """Posterior predictive distributions of figures, and their scores (PIT, CRPS, log score).
 
-A predicted figure adds the observation noise of the growth model (rounding, the per-document
-error, 'about' tolerance) to the operator applied to the latent paths, so its intervals are
+A predicted figure adds the observation noise of the growth model (rounding, the document
+error of the indicator's class, 'about' tolerance) to the operator applied to the latent paths, so its intervals are
 comparable with what a document will print.
 """
 
@@ -15,7 +15,7 @@ from .attainment import target_quantity
 from .fit import QUANTILES, Fit
 from .growth import observation_noise
 from .operators import LOG_SCALE_OPS, OP_OF_KIND
-from .priors import NOISE_FLOOR_GROWTH, NOISE_FLOOR_LEVEL
+from .priors import CLASS_PRIORS, NOISE_FLOOR_GROWTH, NOISE_FLOOR_LEVEL
 from .simulate import prior_dynamics, simulate
 
 
@@ -33,8 +33,9 @@ def predictive_draws(fit: Fit, rows: pd.DataFrame, n_draws: int | None = None, s
     paths = simulate(fit, horizon=horizon, n_paths=n_draws, seed=seed, override=override)
     q, readable = target_quantity(paths, rows)
     rng = np.random.default_rng(seed + 1)
-    sources = list(fit.idata.posterior["source"].to_numpy())
     post = {fam: fit.draws(f"source_noise_{fam}")[paths.posterior_draw] for fam in ("level", "growth")}
+    classes = list(fit.idata.posterior["klass"].to_numpy())
+    cls_of = _noise_class(fit, rows, classes)
     out = np.full_like(q, np.nan)
     for j, r in rows.iterrows():
         if not readable[j]:
@@ -42,15 +43,25 @@ def predictive_draws(fit: Fit, rows: pd.DataFrame, n_draws: int | None = None, s
         op = OP_OF_KIND[r["kind"]]
         fam = "level" if op in LOG_SCALE_OPS else "growth"
         floor = NOISE_FLOOR_LEVEL if fam == "level" else NOISE_FLOOR_GROWTH
-        # Per-document error: the row's own source if the fit saw it, else a random document's.
-        k = sources.index(r["source"]) if r["source"] in sources else rng.integers(0, len(sources), len(q))
-        tau = floor + post[fam][np.arange(len(q)), k]
+        tau = floor + post[fam][:, classes.index(cls_of[j])]
         known = 0.0
         if pd.notna(r.get("value")) and pd.notna(r["half_unit"]):
             known = observation_noise(rows.iloc[[j]], op)[0]
         sd = np.sqrt(tau**2 + known**2)
-        noise = sd * rng.standard_t(5.0, len(q))
+        noise = sd * rng.standard_normal(len(q))
         out[:, j] = np.exp(np.log(q[:, j]) + noise) if fam == "level" else q[:, j] + noise
+    return out
+
+
+def _noise_class(fit: Fit, rows: pd.DataFrame, classes: list[str]) -> list[str]:
+    """Class whose document error applies to each row (a class with no fitted figure: the widest, trade)."""
+    from .data import formula_terms
+
+    out = []
+    for ind in rows["indicator"]:
+        base = (formula_terms(fit.layout.catalogue.at[ind, "links"]) or (ind,))[0]
+        cls = fit.layout.klass(base) if base in fit.layout.catalogue.index else "trade"
+        out.append(cls if cls in classes else max(classes, key=lambda c: CLASS_PRIORS[c].vol))
     return out
 
 

@@ -9,7 +9,7 @@ histories, e.g. approval items −96%, distort the class pools the targets rely 
 
 .. math::
 
-    x_{i,y} \sim \mathcal N\big(T(v_i),\; p_i^2 + \tau_{level}^2\big), \qquad
+    x_{i,y} \sim \mathcal N\big(T(v_i),\; p_i^2 + \tau_{c,level}^2\big), \qquad
     \mu_i = (m_c + s_c\, z_i)\,k_i,\; z_i \sim t_3, \qquad
     \sigma_i = \sigma_c\, e^{0.3 u_i}\,k_i,\; u_i \sim \mathcal N(0,1)
 
@@ -35,7 +35,7 @@ def draw_prior_only(full: Layout, fitted: Layout, post: dict[str, np.ndarray], o
     """Posterior arrays (x, mu, sigma) on ``full.base`` from the fitted ones plus exact prior-only draws.
 
     ``post`` holds ``x`` (n, n_fitted, n_years), ``mu``, ``sigma`` (n, n_fitted), ``sigma_class``
-    (n, n_classes) with ``classes``, and ``noise_level`` (n,). Returns the arrays and the ids of
+    (n, n_classes) with ``classes``, and ``noise_level`` (n, n_classes). Returns the arrays and the ids of
     unanchored indicators.
     """
     rng = np.random.default_rng(seed)
@@ -56,13 +56,15 @@ def draw_prior_only(full: Layout, fitted: Layout, post: dict[str, np.ndarray], o
         cp = priors.CLASS_PRIORS[cls]
         if cls in post["classes"]:
             sig_c = post["sigma_class"][:, post["classes"].index(cls)]
+            noise = post["noise_level"][:, post["classes"].index(cls)]
         else:
             sig_c = cp.vol * np.exp(priors.VOL_CLASS_SPREAD * rng.standard_normal(n))
+            noise = np.median(post["noise_level"], axis=1)
         mu[:, j] = (cp.drift_mean + cp.drift_sd * rng.standard_t(3.0, n)) * scale[j]
         sigma[:, j] = sig_c * np.exp(priors.VOL_INDICATOR_SPREAD * rng.standard_normal(n)) * scale[j]
         if ind in anchor:
             year = anchor_year[ind]
-            sd = np.sqrt(post["noise_level"] ** 2 + _rounding(obs, ind, year) ** 2)
+            sd = np.sqrt(noise**2 + _rounding(obs, ind, year) ** 2)
             level = anchor[ind] + sd * rng.standard_normal(n) * (scale[j] if full.transform(ind) == "identity" else 1.0)
         else:
             unanchored.append(ind)

@@ -6,8 +6,9 @@ indicator's natural scale (log for levels, logit for shares, identity for indice
 * ``drift``   Normal(mean, sd) prior of the indicator's trend change per year,
 * ``vol``     median of the class volatility σ_c (sd of yearly innovations), log σ_c ~ N(log vol, 0.5²);
   each indicator's σ_i = σ_c · exp(0.3 · z_i), z_i ~ N(0, 1): partial pooling within the class,
-* ``nu``      degrees of freedom of the Student-t innovations (None = normal): fat tails
-  where the history shows jumps (coal-driven prices, investment, trade, new technologies),
+* ``nu``      degrees of freedom of the Student-t innovations (None = normal): fat tails for the
+  deflator (coal prices) and foreign trade (single firms); elsewhere the fat-tailed drift prior and
+  the per-indicator volatility absorb jumps,
 
 Log-scale numbers are growth rates in log points (0.06 ≈ 6%/yr); logit-scale numbers move a
 share of 30–70% by about 25 pp per logit unit, so 0.10/yr ≈ 2.5 pp/yr. Identity-scale
@@ -55,7 +56,7 @@ CLASS_PRIORS: dict[str, ClassPrior] = {
         "Fixed-asset investment growth in Shanxi swung from -20% to +20% in the 2010s (statistical "
         "clean-ups, project cycles)."),
     "consumption": ClassPrior(0.06, 0.04, 0.06, None,
-        "Retail sales grew 6–12%/yr before 2020 and fell in 2020: moderate volatility, fat tail for shocks."),
+        "Retail sales grew 6–12%/yr before 2020 and fell in 2020: moderate volatility."),
     "trade": ClassPrior(0.05, 0.15, 0.30, 3.0,
         "Changzhi's foreign trade and FDI are tiny and lumpy (single firms move them by tens of percent)."),
     "income": ClassPrior(0.07, 0.03, 0.03, None,
@@ -63,7 +64,7 @@ CLASS_PRIORS: dict[str, ClassPrior] = {
     "population": ClassPrior(0.00, 0.02, 0.02, None,
         "Resident population and employment counts change slowly (±1%/yr)."),
     "structure": ClassPrior(0.00, 0.10, 0.08, None,
-        "Shares (urbanization, sector shares) move 0.5–2 pp/yr; direction a priori unknown, so drift is "
+        "Shares (sector shares, coverage rates) move 0.5–2 pp/yr; direction a priori unknown, so drift is "
         "centred at zero; definition changes are modelled as separate series."),
     "energy": ClassPrior(0.02, 0.06, 0.10, None,
         "Coal output and power capacity follow capacity policy (cuts 2016–2018, expansions 2021–2022)."),
@@ -88,7 +89,7 @@ CLASS_PRIORS: dict[str, ClassPrior] = {
         "Grain output and farmland are stable with weather shocks of a few percent."),
 }
 
-# Observation noise (per source document and observation family), HalfNormal scales.
+# Observation noise (per indicator class and observation family), HalfNormal scales above a floor.
 SOURCE_NOISE_LEVEL = 0.02
 """Log-points: two documents quoting one level (after revisions, rounding of definitions) differ by ~1–2%."""
 SOURCE_NOISE_GROWTH = 0.3
@@ -104,6 +105,8 @@ NOISE_FLOOR_GROWTH = 0.1
 GROWTH_RELATIVE_NOISE = 0.02
 """Growth figures are known to ~2% of their size: a 33.4% growth of a small base is less exact than
 5.6% of GDP, and '翻了四番' (×16, i.e. +1500%) is a figure of speech, not a measurement."""
+DRIFT_NU = 3.0
+"""Degrees of freedom of the drift prior's z (variance 3: see attainment.drift_learning)."""
 ABOUT_TOLERANCE = {"growth": 0.5, "level": 0.02}
 """Extra observation sd for statements marked 左右/约 ('about'): 0.5 pp for rates, 2% for levels."""
 INITIAL_LEVEL_SD = 2.0

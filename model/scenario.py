@@ -94,8 +94,8 @@ class Scenario(_Strict):
     horizon: int = Field(2025, ge=2021, le=2035, description="Last simulated year.")
     draws: int = Field(4000, gt=0, description="Number of simulated paths.")
     seed: int = Field(1, description="Seed of the simulation.")
-    targets: list[str] | Literal["all"] = Field("all", description="Target ids to evaluate, or 'all' (the 14th "
-                                                                   "plan's targets and the annual targets).")
+    targets: list[str] | Literal["all"] = Field("all", description="Target ids to evaluate, or 'all' (every "
+                                                                   "target of the plans listed in `plans`).")
     plans: list[str] = Field(["p14", "a2024"], description="Plans whose targets 'all' means (p13, p14, a2021, "
                                                            "a2023, a2024).")
     thresholds: dict[str, float] = Field({}, description="Threshold for a target whose document gives none (e.g. "
