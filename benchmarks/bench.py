@@ -12,7 +12,9 @@ from pathlib import Path
 
 warnings.filterwarnings("ignore")
 
-import model.fit as fit_mod  # noqa: E402
+import importlib  # noqa: E402
+
+fit_mod = importlib.import_module("model.fit")  # the module, not model.fit the function
 from model import data  # noqa: E402
 from model.pipeline import run_scenario  # noqa: E402
 from model.scenario import load_scenario  # noqa: E402

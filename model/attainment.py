@@ -36,6 +36,34 @@ ABOUT_TOLERANCE = {"rate": 0.5, "level": 0.02}
 LOWER_IS_BETTER = ("<", "<=")
 
 
+GROWTH_KINDS = ("yoy_growth", "avg_growth", "cum_growth")
+
+
+def level_unknown(fit: Fit, rows: pd.DataFrame) -> np.ndarray:
+    """True for rows that need a level the data never gave (an unanchored indicator, or a ratio of one):
+    only growth figures of such indicators can be read."""
+    cat = fit.layout.catalogue
+    unanchored = set(fit.unanchored) | unanchored_fitted(fit)
+    return np.array([kind not in GROWTH_KINDS and bool(set(formula_terms(cat.at[ind, "links"]) or (ind,)) & unanchored)
+                     for ind, kind in zip(rows["indicator"], rows["kind"])], dtype=bool)
+
+
+def unanchored_fitted(fit: Fit) -> set[str]:
+    """Sampled indicators whose level no figure pins: no level of their own, nor through a ratio
+    with a level figure whose other term is pinned (SEI value added is pinned by SEI share × GDP)."""
+    from .layout import anchors
+
+    layout, obs = fit.layout, fit.observations
+    anchored = set(anchors(layout, obs)[0])
+    levels = set(obs.loc[obs["kind"].isin(["level", "count", "share"]), "indicator"])
+    for _ in range(3):
+        for d in layout.derived:
+            a, b = formula_terms(layout.catalogue.at[d, "links"])
+            if d in levels and (a in anchored or b in anchored):
+                anchored |= {a, b}
+    return set(layout.base) - anchored - set(fit.unanchored) - {"gdp_deflator"}
+
+
 def target_quantity(paths: Paths, rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """Per-path value of each row's quantity (n_paths, n_rows); NaN where the model cannot read it.
 
@@ -148,6 +176,7 @@ def attainment_table(fit: Fit, paths: Paths, dataset: Dataset, target_ids: list[
     tg = dataset.targets.loc[target_ids]
     cat = dataset.catalogue
     q_all, readable = target_quantity(paths, tg)
+    readable &= ~level_unknown(fit, tg)
     q_prior = target_quantity(prior_paths, tg)[0] if prior_paths is not None else None
     records, hits = [], {}
     for j, row in enumerate(tg.itertuples(index=False)):
@@ -161,9 +190,6 @@ def attainment_table(fit: Fit, paths: Paths, dataset: Dataset, target_ids: list[
             "source": row.source, "line": row.line, "quote": row.quote,
         }
         q = q_all[:, j]
-        terms = formula_terms(cat.at[row.indicator, "links"]) or (row.indicator,)
-        if row.kind not in ("yoy_growth", "avg_growth", "cum_growth") and set(terms) & set(fit.unanchored):
-            readable[j] = False
         if not readable[j]:
             rec["status"] = "not evaluable: the model has no path for this quantity (no base value)"
         elif pd.isna(threshold):

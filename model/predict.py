@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import scoringrules as sr
 
-from .attainment import target_quantity
+from .attainment import level_unknown, target_quantity
 from .fit import QUANTILES, Fit
 from .growth import observation_noise
 from .operators import LOG_SCALE_OPS, OP_OF_KIND
@@ -25,13 +25,14 @@ def predictive_draws(fit: Fit, rows: pd.DataFrame, n_draws: int | None = None, s
 
     With ``prior=True`` the future trend and volatility come from the class priors (a baseline)."""
     rows = rows.reset_index(drop=True).copy()
-    for col, default in (("comparator", "="), ("half_unit", np.nan), ("source", "")):
+    for col, default in (("span_start", np.nan), ("comparator", "="), ("half_unit", np.nan), ("source", "")):
         if col not in rows:
             rows[col] = default
     horizon = max(int(rows["year"].max()), fit.last_year)
     override = prior_dynamics(fit, seed + 7) if prior else None
     paths = simulate(fit, horizon=horizon, n_paths=n_draws, seed=seed, override=override)
     q, readable = target_quantity(paths, rows)
+    readable &= ~level_unknown(fit, rows)
     rng = np.random.default_rng(seed + 1)
     post = {fam: fit.draws(f"source_noise_{fam}")[paths.posterior_draw] for fam in ("level", "growth")}
     classes = list(fit.idata.posterior["klass"].to_numpy())

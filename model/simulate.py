@@ -40,8 +40,10 @@ class Paths:
     last_observed_year: int
 
     def cells(self) -> np.ndarray:
-        """Flattened log-value cells (n_paths, n_cells) for :func:`model.operators.evaluate`."""
-        return log_values(self.x, self.layout)
+        """Flattened log-value cells (n_paths, n_cells) for :func:`model.operators.evaluate` (computed once)."""
+        if getattr(self, "_cells", None) is None:
+            self._cells = log_values(self.x, self.layout)
+        return self._cells
 
 
 def _standard_innovations(rng, nu: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
@@ -107,7 +109,7 @@ def simulate(fit: Fit, horizon: int = 2025, n_paths: int | None = None, seed: in
     for a in assumptions:
         for j, col in _targets(a, layout, future_years):
             if a.kind == "growth_shift":
-                steps[:, j, col] = np.log(np.maximum(np.expm1(steps[:, j, col]) + a.value / 100.0, -0.99))
+                steps[:, j, col] = np.log1p(np.maximum(np.expm1(steps[:, j, col]) + a.value / 100.0, -0.99))
             elif a.kind == "growth_set":
                 noise = rng.normal(0.0, a.sd, n_paths) if a.sd else 0.0
                 steps[:, j, col] = np.log1p(np.maximum(a.value + noise, -99.0) / 100.0)

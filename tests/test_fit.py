@@ -1,5 +1,7 @@
 """Fitting: vintages, the posterior cache, convergence reporting and parameter recovery."""
 
+import importlib
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -18,7 +20,7 @@ def test_vintage_2021_sees_no_2023_figures(dataset):
 
 
 def test_cache_hit_does_not_resample(small_fit, dataset, monkeypatch):
-    import model.fit as fit_mod
+    fit_mod = importlib.import_module("model.fit")
 
     def boom(*a, **k):
         raise AssertionError("sampled again")
@@ -83,7 +85,7 @@ def _synthetic(true_mu=0.07, true_sd=0.02, seed=5):
 
 @pytest.mark.slow
 def test_parameter_and_path_recovery(tmp_path, monkeypatch):
-    import model.fit as fit_mod
+    fit_mod = importlib.import_module("model.fit")
 
     monkeypatch.setattr(fit_mod, "CACHE_DIR", tmp_path)
     ds, real = _synthetic()
