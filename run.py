@@ -150,24 +150,53 @@ def run(scenarios: list[Path] = typer.Argument(..., help="Scenario YAML files.")
 
 @app.command()
 def compare(scenarios: list[Path] = typer.Argument(..., help="Scenario YAML files (run first if needed)."),
-            out_file: Optional[Path] = typer.Option(None, "--out", help="CSV to write (default: print).")):
-    """One table: P(attained) of each target (rows) under each scenario (columns)."""
+            out_dir: Path = typer.Option(Path("results/compare"), "--out", help="Folder for the table and charts."),
+            indicator: str = typer.Option("gdp", help="Indicator of the fan chart across scenarios."),
+            lang: str = typer.Option("zh", help="Chart labels: zh or en.")):
+    """One table (targets × scenarios) of P(attained), a bar chart of it and a fan chart across scenarios."""
     import pandas as pd
 
+    from model.charts import comparison_charts
     from model.pipeline import RESULTS_DIR
 
     ds = _dataset(None)
-    cols = {}
+    if indicator not in ds.catalogue.index:
+        _fail(f"--indicator: unknown indicator {indicator!r}")
+    tables, forecasts = {}, {}
     for p in scenarios:
         s = _scenario(p, ds)
-        f = RESULTS_DIR / s.name / "attainment.csv"
-        if not f.is_file():
-            _fail(f"{p}: no results at {f}; run `python run.py run {p}` first")
-        cols[s.name] = pd.read_csv(f).set_index("target_id")["p_attained"]
-    table = pd.DataFrame(cols)
-    if out_file:
-        table.to_csv(out_file)
-    out.print(table.round(3).to_markdown() if hasattr(table, "to_markdown") and _has_tabulate() else table.round(3))
+        folder = RESULTS_DIR / s.name
+        if not (folder / "attainment.csv").is_file():
+            _fail(f"{p}: no results at {folder}; run `python run.py run {p}` first")
+        tables[s.name] = pd.read_csv(folder / "attainment.csv").set_index("target_id")
+        forecasts[s.name] = pd.read_csv(folder / "forecasts.csv")
+    table = pd.DataFrame({name: t["p_attained"] for name, t in tables.items()})
+    out_dir.mkdir(parents=True, exist_ok=True)
+    table.to_csv(out_dir / "p_attained.csv")
+    measure = "nominal level" if ds.catalogue.at[indicator, "deflator"] else "level"
+    charts = comparison_charts(out_dir, tables, forecasts, ds.catalogue, indicator, measure, lang)
+    out.print(table.dropna(how="all").round(3).to_string())
+    out.print(f"[green]wrote[/] {out_dir / 'p_attained.csv'}, {', '.join(c.name for c in charts)}")
+
+
+@app.command()
+def report(result_dir: Path = typer.Argument(..., help="A results folder written by `run`."),
+           lang: str = typer.Option("zh", help="Chart labels: zh or en.")):
+    """Rebuild a results folder's charts and report from its manifest, on the cached posterior (no refit)."""
+    import json
+
+    from model.pipeline import run_scenario, write_results
+    from model.scenario import Scenario
+
+    ds = _dataset(None)
+    try:
+        manifest = json.loads((result_dir / "manifest.json").read_text(encoding="utf-8"))
+        s = Scenario.model_validate(manifest["scenario_definition"])
+    except (OSError, ValueError, KeyError) as e:
+        _fail(f"{result_dir}: not a results folder with a valid manifest.json ({e})")
+    with err.status(f"rebuilding {result_dir}"):
+        write_results(run_scenario(s, ds), result_dir, report=True, lang=lang)
+    out.print(f"[green]rebuilt[/] {result_dir / 'report.html'}")
 
 
 def _has_tabulate() -> bool:

@@ -194,3 +194,44 @@ def _span(result, tid):
 
     tg = result.dataset_targets if hasattr(result, "dataset_targets") else data_mod.shipped().targets
     return tg.at[tid, "span_start"] if tid in tg.index else np.nan
+
+
+def comparison_charts(out_dir: Path, tables: dict, forecasts: dict, catalogue: pd.DataFrame,
+                      indicator: str = "gdp", measure: str = "nominal level", lang: str = "zh") -> list[Path]:
+    """P(attained) per headline target across scenarios, and one indicator's fan across scenarios."""
+    lang = _setup(lang)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    ids = [t for t in HEADLINE_IDS if all(t in tb.index for tb in tables.values())]
+    fig, ax = plt.subplots(figsize=(8.3, 0.5 * len(ids) * len(tables) ** 0.5 + 1.5))
+    width = 0.8 / max(len(tables), 1)
+    for k, (name, tb) in enumerate(tables.items()):
+        ax.barh(np.arange(len(ids)) + k * width, tb.loc[ids, "p_attained"].fillna(0), width, label=name,
+                color=OKABE_ITO[k % 8])
+    ax.set_yticks(np.arange(len(ids)) + 0.4 - width / 2,
+                  [_name(catalogue, tables[next(iter(tables))].at[t, "indicator"], lang) + f"\n({t})" for t in ids],
+                  fontsize=7)
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("P(attained)")
+    ax.legend(fontsize=7, frameon=False, loc="lower right")
+    fig.tight_layout()
+    bars = out_dir / "compare_p_attained.png"
+    fig.savefig(bars)
+    plt.close(fig)
+    fig, ax = plt.subplots(figsize=(8.3, 3.6))
+    for k, (name, fc) in enumerate(forecasts.items()):
+        f = fc[(fc["indicator"] == indicator) & (fc["measure"] == measure)]
+        ax.fill_between(f["year"], f["q10"], f["q90"], color=OKABE_ITO[k % 8], alpha=0.15, lw=0)
+        ax.plot(f["year"], f["q50"], color=OKABE_ITO[k % 8], lw=1.6, label=f"{name} (median, 80% band)")
+    ax.set_title(_name(catalogue, indicator, lang) + f", {measure}", fontsize=9)
+    ax.set_ylabel(_unit(catalogue.at[indicator, "unit"], lang) if measure != "real growth %" else "%")
+    ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+    ax.legend(fontsize=7, frameon=False)
+    fig.tight_layout()
+    fan = out_dir / f"compare_{indicator}.png"
+    fig.savefig(fan)
+    plt.close(fig)
+    return [bars, fan]
+
+
+HEADLINE_IDS = ["p14_gdp", "p14_gdp_growth", "p14_sei_share_gdp", "p14_urbanization_rate",
+                "p14_mfg_share_industry_above_scale", "p14_industry_share_gdp"]

@@ -107,3 +107,29 @@ def test_predict_cli(small_fit, tmp_path):
     assert {"mean", "q05", "q95", "pit", "crps"} <= set(res.columns)
     assert 0 <= res.at[0, "pit"] <= 1 and pd.isna(res.at[1, "pit"])
     assert res.at[1, "q95"] > res.at[1, "q05"]
+
+
+def test_report_rebuilds_without_refit(run_output, monkeypatch):
+    import importlib
+
+    fit_mod = importlib.import_module("model.fit")
+    out, _ = run_output
+
+    def boom(*a, **k):
+        raise AssertionError("refitted")
+
+    monkeypatch.setattr(fit_mod, "_sample", boom)
+    (out / "report.html").unlink()
+    result = runner.invoke(app, ["report", str(out), "--lang", "en"])
+    assert result.exit_code == 0, result.output
+    assert (out / "report.html").stat().st_size > 10_000
+
+
+def test_compare_committed_results(tmp_path):
+    result = runner.invoke(app, ["compare", "scenarios/baseline.yaml", "scenarios/slowdown.yaml",
+                                 "--out", str(tmp_path), "--lang", "en"])
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(tmp_path / "p_attained.csv", index_col=0)
+    assert list(table.columns) == ["baseline", "slowdown"]
+    for name in ("compare_p_attained.png", "compare_gdp.png"):
+        assert (tmp_path / name).stat().st_size > 10_000
