@@ -106,7 +106,9 @@ def drift_learning(fit: Fit, indicator: str) -> float:
     if any(t not in layout.base for t in terms):
         return float("nan")
     mu = fit.draws("mu")
-    scale = _scale(layout, anchors(layout, fit.observations)[0])
+    if "_prior_scale" not in fit.__dict__:  # per fit, not per target: anchors() scans all figures
+        fit.__dict__["_prior_scale"] = _scale(layout, anchors(layout, fit.observations)[0])
+    scale = fit.__dict__["_prior_scale"]
     sign = [1.0, -1.0][: len(terms)]
     post = sum(s * mu[:, layout.base.index(t)] for s, t in zip(sign, terms))
     t_var = DRIFT_NU / (DRIFT_NU - 2)  # variance of the t-distributed z of the drift prior
@@ -184,7 +186,8 @@ def attainment_table(fit: Fit, paths: Paths, dataset: Dataset, target_ids: list[
         rec = {
             "target_id": row.target_id, "plan": row.plan, "indicator": row.indicator,
             "name_zh": cat.at[row.indicator, "name_zh"], "name_en": cat.at[row.indicator, "name_en"],
-            "year": int(row.year), "kind": row.kind, "price_basis": row.price_basis, "attribute": row.attribute,
+            "year": int(row.year), "span_start": row.span_start, "kind": row.kind,
+            "price_basis": row.price_basis, "attribute": row.attribute,
             "comparator": row.comparator, "threshold": threshold, "threshold_high": row.threshold_high,
             "unit": row.unit, "threshold_from": "scenario" if row.target_id in thresholds else "document",
             "source": row.source, "line": row.line, "quote": row.quote,

@@ -6,6 +6,7 @@ notice. Colours are the Okabe–Ito colour-blind-safe palette; units are on ever
 
 from __future__ import annotations
 
+import textwrap
 import warnings
 from pathlib import Path
 
@@ -24,8 +25,8 @@ HEADLINE_SERIES = [
     ("gdp_deflator", "level", None), ("sei_share_gdp", "level", "p14_sei_share_gdp"),
     ("urbanization_rate", "level", "p14_urbanization_rate"),
     ("mfg_share_industry_above_scale", "level", "p14_mfg_share_industry_above_scale"),
-    ("fiscal_revenue", "nominal level", None), ("fixed_asset_investment", "level", None),
-    ("disposable_income_per_capita", "level", None), ("industry_share_gdp", "level", "p14_industry_share_gdp"),
+    ("fiscal_revenue", "level", None), ("fixed_asset_investment", "level", None),
+    ("urban_disposable_income", "level", None), ("rural_disposable_income", "level", None), ("industry_share_gdp", "level", "p14_industry_share_gdp"),
 ]
 CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans CJK TC", "Noto Sans SC", "Source Han Sans SC", "WenQuanYi Zen Hei", "SimHei")
 
@@ -82,7 +83,7 @@ def fan_chart(ax, fc: pd.DataFrame, obs: pd.DataFrame, target: pd.Series | None,
         top = target["threshold"] > np.nanmax(fc["q95"]) * 0.9
         ax.annotate(txt, xy=(fc["year"].max(), target["threshold"]), xytext=(-4, -24 if top else 6),
                     textcoords="offset points", ha="right", fontsize=8, color=OKABE_ITO[3])
-    ax.set_title("\n".join(__import__("textwrap").wrap(title, 48)), fontsize=8)
+    ax.set_title("\n".join(textwrap.wrap(title, 48)), fontsize=8)
     ax.set_ylabel(unit)
     ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     ax.legend(fontsize=6, loc="best", frameon=False)
@@ -140,12 +141,14 @@ def _probability_bars(out_dir: Path, result, lang: str) -> Path:
     t = t[(t["status"] == "evaluated") & (t["plan"] == "p14")].sort_values("p_attained")
     fig, ax = plt.subplots(figsize=(8.3, max(2.5, 0.22 * len(t) + 1)))
     colours = t["evidence"].map({"data": OKABE_ITO[0], "mixed": OKABE_ITO[1], "prior": OKABE_ITO[7]}).fillna("grey")
-    labels = [f"{_name(result.fit.layout.catalogue, i, lang)} ({tid})" for i, tid in zip(t["indicator"], t["target_id"])]
+    cat = result.fit.layout.catalogue
+    short = lambda i: cat.at[i, "name_zh"] if lang == "zh" and cat.at[i, "name_zh"] else cat.at[i, "name_en"]
+    labels = [f"{short(i)} ({tid.removeprefix('p14_')})" for i, tid in zip(t["indicator"], t["target_id"])]
     ax.barh(range(len(t)), t["p_attained"], color=colours)
     ax.set_yticks(range(len(t)), labels, fontsize=6)
     ax.set_xlim(0, 1)
     ax.set_xlabel("P(attained)")
-    ax.set_title("14th plan targets, coloured by evidence (blue data, orange mixed, black prior)", fontsize=9)
+    ax.set_title("14th-plan targets: P(attained)\nevidence: blue = data, orange = mixed, black = prior", fontsize=9)
     fig.tight_layout()
     path = out_dir / "p_attained.png"
     fig.savefig(path)
@@ -164,7 +167,7 @@ def _threshold_curves(out_dir: Path, result, lang: str) -> Path:
                              squeeze=False)
     targets = result.fit.layout.catalogue  # for names
     rows = pd.DataFrame([{"indicator": t.at[i, "indicator"], "year": t.at[i, "year"],
-                          "span_start": _span(result, i), "kind": t.at[i, "kind"],
+                          "span_start": t.at[i, "span_start"], "kind": t.at[i, "kind"],
                           "price_basis": t.at[i, "price_basis"]} for i in ids])
     q, _ = target_quantity(result.paths, rows) if len(rows) else (np.zeros((0, 0)), None)
     for k, (ax, tid) in enumerate(zip(axes.flat, ids)):
@@ -178,7 +181,7 @@ def _threshold_curves(out_dir: Path, result, lang: str) -> Path:
         ax.set_ylim(0, 1)
         ax.set_ylabel("P(attained)")
         ax.set_xlabel(f"threshold ({_unit(r['unit'], lang)})")
-        ax.set_title("\n".join(__import__("textwrap").wrap(_name(targets, r["indicator"], lang) + f" ({tid})", 50)),
+        ax.set_title("\n".join(textwrap.wrap(_name(targets, r["indicator"], lang) + f" ({tid})", 50)),
                      fontsize=8)
     for ax in axes.flat[len(ids):]:
         ax.axis("off")
@@ -187,13 +190,6 @@ def _threshold_curves(out_dir: Path, result, lang: str) -> Path:
     fig.savefig(path)
     plt.close(fig)
     return path
-
-
-def _span(result, tid):
-    from . import data as data_mod
-
-    tg = result.dataset_targets if hasattr(result, "dataset_targets") else data_mod.shipped().targets
-    return tg.at[tid, "span_start"] if tid in tg.index else np.nan
 
 
 def comparison_charts(out_dir: Path, tables: dict, forecasts: dict, catalogue: pd.DataFrame,

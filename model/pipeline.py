@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from . import data as data_mod
-from .attainment import attainment_table, joint_results
+from .attainment import attainment_table, joint_results, unanchored_fitted
 from .fit import QUANTILES, Fit, data_hash, fit, package_versions
 from .scenario import Scenario
 from .simulate import Paths, prior_dynamics, simulate
@@ -108,7 +108,7 @@ def run_scenario(scenario: Scenario, dataset: data_mod.Dataset | None = None, pr
     prior = prior_paths(f, scenario, scenario.draws)
     table, hits = attainment_table(f, paths, dataset, ids, scenario.thresholds, prior)
     joint, corr = joint_results(hits, table)
-    return ScenarioResult(scenario, f, paths, table, joint, corr, forecast_table(paths, f.unanchored), hits)
+    return ScenarioResult(scenario, f, paths, table, joint, corr, forecast_table(paths, set(f.unanchored) | unanchored_fitted(f)), hits)
 
 
 def git_commit() -> str:
