@@ -155,3 +155,48 @@ def write_backtest(scores: pd.DataFrame, summary: pd.DataFrame, out_dir: str | P
     fig.savefig(out_dir / "pit_histogram.png", dpi=110)
     plt.close(fig)
     return out_dir
+
+
+def plan13_record(dataset: data_mod.Dataset | None = None, draws: int = 1000, tune: int = 1000,
+                  seed: int = 20210525, n_paths: int = 4000) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Score P(attained) of the 13th plan's 2020 targets from a fit on figures about 2015 and earlier.
+
+    The outcome of a target is read from the 2020 figure of the same indicator and kind (专栏1's
+    实现情况 column). Returns per-target rows and a summary: Brier score of the model, of "every
+    target is met" and of the historical base rate, with the model's reliability/resolution split.
+    """
+    from .attainment import attained, attainment_table
+    from .simulate import simulate
+
+    dataset = dataset or data_mod.shipped()
+    f = fit(dataset, data_through=2015, draws=draws, tune=tune, seed=seed)
+    tg = dataset.targets[(dataset.targets["plan"] == "p13") & dataset.targets["threshold"].notna()]
+    obs = dataset.observations
+    rows = []
+    for t in tg.itertuples(index=False):
+        o = obs[(obs["indicator"] == t.indicator) & (obs["year"] == t.year) & (obs["kind"] == t.kind)
+                & (obs["comparator"] == "=")]
+        if len(o):
+            met = bool(attained(np.array([o["value"].iloc[0]]), t.comparator, t.threshold, t.threshold_high, t.kind)[0])
+            rows.append((t.target_id, o["value"].iloc[0], met))
+    outcome = pd.DataFrame(rows, columns=["target_id", "outcome", "met"]).set_index("target_id")
+    paths = simulate(f, 2020, n_paths, seed)
+    table, _ = attainment_table(f, paths, dataset, list(outcome.index))
+    table = table.set_index("target_id").join(outcome)
+    scored = table[table["status"] == "evaluated"].copy()
+    o = scored["met"].astype(float).to_numpy()
+    p = scored["p_attained"].to_numpy()
+    base = o.mean() if len(o) else np.nan
+    bins = np.clip((p * 5).astype(int), 0, 4)
+    rel = sum(((p[bins == b].mean() - o[bins == b].mean()) ** 2) * (bins == b).sum() for b in np.unique(bins)) / len(p)
+    res = sum(((o[bins == b].mean() - base) ** 2) * (bins == b).sum() for b in np.unique(bins)) / len(p)
+    summary = pd.DataFrame([
+        ("targets scored (13th plan, outcome known, model evaluable)", len(p), f"of {len(tg)} with a threshold"),
+        ("share of targets met", base, "historical base rate"),
+        ("Brier score, model", np.mean((p - o) ** 2), f"fit {f.diagnostics.flag()}"),
+        ("Brier score, 'every target is met'", np.mean((1 - o) ** 2), "p = 1 for all"),
+        ("Brier score, base rate", np.mean((base - o) ** 2), "p = share met (in-sample, flatters the baseline)"),
+        ("reliability (lower is better)", rel, "Murphy decomposition, 5 bins"),
+        ("resolution (higher is better)", res, "Murphy decomposition, 5 bins"),
+    ], columns=["measure", "value", "detail"])
+    return scored.reset_index(), summary
