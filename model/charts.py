@@ -18,6 +18,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib import font_manager  # noqa: E402
 
+from .report import HEADLINE  # noqa: E402
+
 OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
 FAN = [("q05", "q95", 0.18), ("q10", "q90", 0.28), ("q25", "q75", 0.45)]
 HEADLINE_SERIES = [
@@ -28,6 +30,8 @@ HEADLINE_SERIES = [
     ("fiscal_revenue", "level", None), ("fixed_asset_investment", "level", None),
     ("urban_disposable_income", "level", None), ("rural_disposable_income", "level", None), ("industry_share_gdp", "level", "p14_industry_share_gdp"),
 ]
+HEADLINE_IDS = [*HEADLINE, "p14_industry_share_gdp"]
+"""Targets charted in every report: the plan's headline targets and the industry share."""
 CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans CJK TC", "Noto Sans SC", "Source Han Sans SC", "WenQuanYi Zen Hei", "SimHei")
 
 
@@ -160,9 +164,7 @@ def _threshold_curves(out_dir: Path, result, lang: str) -> Path:
     from .attainment import attained, target_quantity
 
     t = result.attainment.set_index("target_id")
-    ids = [i for i in ("p14_gdp", "p14_gdp_growth", "p14_sei_share_gdp", "p14_urbanization_rate",
-                       "p14_mfg_share_industry_above_scale", "p14_industry_share_gdp")
-           if i in t.index and t.at[i, "status"] == "evaluated"]
+    ids = [i for i in HEADLINE_IDS if i in t.index and t.at[i, "status"] == "evaluated"]
     fig, axes = plt.subplots(max(1, (len(ids) + 1) // 2), 2, figsize=(8.3, 2.4 * max(1, (len(ids) + 1) // 2)),
                              squeeze=False)
     targets = result.fit.layout.catalogue  # for names
@@ -228,6 +230,3 @@ def comparison_charts(out_dir: Path, tables: dict, forecasts: dict, catalogue: p
     plt.close(fig)
     return [bars, fan]
 
-
-HEADLINE_IDS = ["p14_gdp", "p14_gdp_growth", "p14_sei_share_gdp", "p14_urbanization_rate",
-                "p14_mfg_share_industry_above_scale", "p14_industry_share_gdp"]
