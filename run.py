@@ -244,6 +244,7 @@ def predict(input_file: Path = typer.Option(..., "--input", help="CSV of figure 
 @app.command()
 def posterior(as_of: Optional[str] = typer.Option("2024-03-31", help="Vintage of the fit.")):
     """Posterior of real GDP growth 2021-2022, the GDP deflator path and 2025 nominal GDP."""
+    import numpy as np
     import pandas as pd
 
     from model.fit import fit
@@ -261,7 +262,7 @@ def posterior(as_of: Optional[str] = typer.Option("2024-03-31", help="Vintage of
     frame = pd.DataFrame(rows)
     q, ok = target_quantity(simulate(f, 2025, seed=0), frame)
     for p in (0.05, 0.5, 0.95):
-        frame[f"q{round(p * 100):02d}"] = pd.Series(list(map(float, __import__("numpy").quantile(q, p, axis=0))))
+        frame[f"q{round(p * 100):02d}"] = np.quantile(q, p, axis=0)
     frame["mean"] = q.mean(axis=0)
     out.print(f"fit: {f.diagnostics.flag()} (as of {as_of}; {len(f.observations)} observations)")
     out.print(frame.drop(columns=["span_start"]).round(3).to_string(index=False))
@@ -269,8 +270,6 @@ def posterior(as_of: Optional[str] = typer.Option("2024-03-31", help="Vintage of
 
     obs = f.observations.reset_index(drop=True)
     d = predictive_draws(f, obs, seed=1)
-    import numpy as np
-
     lo, hi = np.nanquantile(d, [0.025, 0.975], axis=0)
     v = obs["value"].to_numpy(float)
     readable = ~np.isnan(d).any(axis=0)

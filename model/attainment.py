@@ -97,18 +97,15 @@ def attained(q: np.ndarray, comparator: str, threshold: float, high: float | Non
 
 def drift_learning(fit: Fit, indicator: str) -> float:
     """Posterior contraction of the trend of an indicator's quantity (1 = all data, 0 = all prior)."""
-    from .growth import _scale
-    from .layout import anchors
     from .priors import CLASS_PRIORS, DRIFT_NU
+    from .simulate import prior_scale
 
     layout = fit.layout
     terms = formula_terms(layout.catalogue.at[indicator, "links"]) or (indicator,)
     if any(t not in layout.base for t in terms):
         return float("nan")
     mu = fit.draws("mu")
-    if "_prior_scale" not in fit.__dict__:  # per fit, not per target: anchors() scans all figures
-        fit.__dict__["_prior_scale"] = _scale(layout, anchors(layout, fit.observations)[0])
-    scale = fit.__dict__["_prior_scale"]
+    scale = prior_scale(fit)
     sign = [1.0, -1.0][: len(terms)]
     post = sum(s * mu[:, layout.base.index(t)] for s, t in zip(sign, terms))
     t_var = DRIFT_NU / (DRIFT_NU - 2)  # variance of the t-distributed z of the drift prior

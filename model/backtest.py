@@ -23,6 +23,7 @@ from scipy import stats
 from . import data as data_mod
 from .fit import fit
 from .predict import predictive_draws
+from .predict import summarise as summarise_draws
 
 LEVELS = (0.50, 0.80, 0.95)
 
@@ -86,24 +87,19 @@ def vintage_backtest(dataset: data_mod.Dataset | None = None, as_of: str = "2021
     v = rows["value"].to_numpy(float)
     out = rows[["indicator", "year", "span_start", "kind", "price_basis", "value", "unit", "source", "line", "quote"]].copy()
     out["median"] = np.median(d, axis=0)
-    out["pit"] = (d < v).mean(axis=0)
+    scored = summarise_draws(d, v)  # the same PIT, CRPS and log score as run.py predict
+    for col in ("pit", "crps", "log_score"):
+        out[col] = scored[col].to_numpy()
     for level in LEVELS:
         lo, hi = np.quantile(d, [(1 - level) / 2, (1 + level) / 2], axis=0)
         out[f"in_{round(level * 100)}"] = (v >= lo) & (v <= hi)
-    out["crps"] = sr.crps_ensemble(v, d.T)
     out["crps_prior"] = sr.crps_ensemble(v, d_prior.T)
     vintage = dataset.vintage(as_of).observations
     out["rw_forecast"] = [_rw_forecast(vintage, r) for r in rows.itertuples(index=False)]
     out["crps_rw"] = np.abs(out["rw_forecast"] - v)
     out["plan_forecast"] = [_plan_forecast(dataset.targets, r) for r in rows.itertuples(index=False)]
     out["crps_plan"] = np.abs(out["plan_forecast"] - v)
-    out["log_score"] = [_log_score(d[:, j], v[j]) for j in range(len(v))]
     return out, summarise(out, f)
-
-
-def _log_score(draws: np.ndarray, value: float) -> float:
-    kde = stats.gaussian_kde(draws) if np.std(draws) > 0 else None
-    return float(-np.log(max(kde(value)[0], 1e-300))) if kde else np.nan
 
 
 def summarise(scores: pd.DataFrame, f) -> pd.DataFrame:

@@ -129,20 +129,30 @@ def _targets(assumption, layout: Layout, future_years: np.ndarray):
             yield j, int(y - future_years[0])
 
 
+def prior_scale(fit: Fit) -> np.ndarray:
+    """Prior scale multiplier per base indicator (1, or the level of an identity-scale index), once per fit:
+    it needs every indicator's anchor, which scans all figures."""
+    if "_prior_scale" not in fit.__dict__:
+        from .growth import _scale
+        from .layout import anchors
+
+        fit.__dict__["_prior_scale"] = _scale(fit.layout, anchors(fit.layout, fit.observations)[0])
+    return fit.__dict__["_prior_scale"]
+
+
 def prior_dynamics(fit: Fit, seed: int) -> dict[str, np.ndarray]:
     """Draws of trend ``mu`` and volatility ``sigma`` (n_draws, n_base) from the class priors alone."""
-    from .growth import _scale
-    from .layout import anchors
-    from .priors import CLASS_PRIORS, VOL_CLASS_SPREAD, VOL_INDICATOR_SPREAD
+    from .priors import CLASS_PRIORS, DRIFT_NU, VOL_CLASS_SPREAD, VOL_INDICATOR_SPREAD
 
     rng = np.random.default_rng(seed)
     layout = fit.layout
     n = fit.draws("mu").shape[0]
-    scale = _scale(layout, anchors(layout, fit.observations)[0])
+    scale = prior_scale(fit)
     cp = [CLASS_PRIORS[layout.klass(i)] for i in layout.base]
-    mu = np.array([p.drift_mean for p in cp]) + np.array([p.drift_sd for p in cp]) * rng.standard_t(3.0, (n, len(cp)))
+    mu = (np.array([p.drift_mean for p in cp])
+          + np.array([p.drift_sd for p in cp]) * rng.standard_t(DRIFT_NU, (n, len(cp))))
     sig_c = {c: CLASS_PRIORS[c].vol * np.exp(VOL_CLASS_SPREAD * rng.standard_normal(n))
-             for c in {layout.klass(i) for i in layout.base}}
+             for c in sorted({layout.klass(i) for i in layout.base})}  # sorted: same draws in every process
     sigma = (np.stack([sig_c[layout.klass(i)] for i in layout.base], axis=1)
              * np.exp(VOL_INDICATOR_SPREAD * rng.standard_normal((n, len(cp)))))
     return {"mu": mu * scale, "sigma": sigma * scale}
