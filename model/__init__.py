@@ -13,7 +13,8 @@ The pipeline, one function per step (each returns pandas / numpy objects)::
 Modules: ``data`` (dataset and provenance), ``priors`` (class priors, justified), ``operators``
 (observation operators), ``layout`` (grid), ``growth`` (the PyMC model), ``prior_only``,
 ``fit`` (sampling, diagnostics, cache), ``simulate`` (scenario paths), ``attainment``,
-``predict`` (predictive draws and scores), ``scenario`` (YAML schema), ``pipeline``, ``report``, ``charts``.
+``predict`` (predictive draws and scores), ``scenario`` (YAML schema), ``pipeline``, ``report``, ``charts``,
+``fans`` (fan charts of every target).
 """
 
 from .attainment import attainment_table, joint_results

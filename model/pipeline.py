@@ -38,6 +38,7 @@ class ScenarioResult:
     correlation: pd.DataFrame
     forecasts: pd.DataFrame
     hits: pd.DataFrame
+    plan_targets: pd.DataFrame | None = None  # the dataset's target registry (annual plan targets on the charts)
 
 
 def prior_paths(fit: Fit, scenario: Scenario, n_paths: int) -> Paths:
@@ -46,7 +47,7 @@ def prior_paths(fit: Fit, scenario: Scenario, n_paths: int) -> Paths:
     return simulate(fit, scenario.horizon, n_paths, scenario.seed, scenario.assumptions, override=override)
 
 
-def _start_years(layout) -> dict[str, int]:
+def start_years(layout) -> dict[str, int]:
     """First year each indicator's path is informed (a ratio: when both components are)."""
     from .data import formula_terms
 
@@ -73,7 +74,7 @@ def forecast_table(paths: Paths, unanchored: list[str] = ()) -> pd.DataFrame:
             rows.loc[nominal, "price_basis"] = "nominal"
         from .attainment import target_quantity
 
-        start = _start_years(paths.layout)
+        start = start_years(paths.layout)
         first = rows["indicator"].map(start) + (0 if measure == "level" else 1)
         keep = rows["year"] >= first
         if measure == "level":  # an indicator with no level figure has no level
@@ -108,7 +109,8 @@ def run_scenario(scenario: Scenario, dataset: data_mod.Dataset | None = None, pr
     prior = prior_paths(f, scenario, scenario.draws)
     table, hits = attainment_table(f, paths, dataset, ids, scenario.thresholds, prior)
     joint, corr = joint_results(hits, table)
-    return ScenarioResult(scenario, f, paths, table, joint, corr, forecast_table(paths, set(f.unanchored) | unanchored_fitted(f)), hits)
+    return ScenarioResult(scenario, f, paths, table, joint, corr,
+                          forecast_table(paths, set(f.unanchored) | unanchored_fitted(f)), hits, dataset.targets)
 
 
 def git_commit() -> str:

@@ -113,12 +113,70 @@ def build_report(out_dir: Path, result, lang: str = "zh") -> None:
     """Write charts, report.md and a self-contained report.html into ``out_dir``."""
     from . import charts
 
-    figs = charts.scenario_charts(out_dir, result, lang=lang)
+    figs, skipped = charts.scenario_charts(out_dir, result, lang=lang)
     md = [attainment_markdown(result), "", "## Charts", ""]
-    md += [f"![{name}]({path.name})" for name, path in figs]
+    last_fan = [c for c in figs if c.path.name.startswith("fans_targets")][-1:]
+    for c in figs:
+        md += [f"### {c.caption}", "", f"![{c.caption}]({c.path.name})", "", *_chart_notes(c, markdown=True)]
+        if c.data is not None and len(c.data):
+            md += [f"Data behind this chart ({len(c.data)} figures):", "", _data_markdown(c.data), ""]
+        if c in last_fan:
+            md += [_not_charted(skipped, result), ""]
     md += ["", methods_markdown(result)]
     (out_dir / "report.md").write_text("\n".join(md), encoding="utf-8")
-    (out_dir / "report.html").write_text(_html(result, figs), encoding="utf-8")
+    (out_dir / "report.html").write_text(_html(result, figs, skipped), encoding="utf-8")
+
+
+DATA_COLUMNS = ["panels", "what", "indicator", "year", "figure", "value", "unit", "source", "line", "published"]
+
+
+def _figure(r) -> str:
+    span = "" if pd.isna(r["span_start"]) else f" {int(r['span_start'])}–"
+    basis = f", {r['price_basis']}" if r["price_basis"] in ("real", "nominal") else ""
+    c = r["comparator"]
+    cmp = "" if pd.isna(c) or c == "=" else f" ({CMP.get(c, c)})"
+    return f"{r['kind']}{span}{basis}{cmp}"
+
+
+def _data_rows(data: pd.DataFrame) -> list[dict]:
+    return [{"panels": r["panels"], "what": r["what"], "indicator": r["indicator"], "year": int(r["year"]),
+             "figure": _figure(r), "value": _fmt(float(r["value"])), "unit": r["unit"],
+             "source": str(r["source"])[:3], "line": int(r["line"]), "published": r["published"], "quote": r["quote"]}
+            for _, r in data.iterrows()]
+
+
+def _data_markdown(data: pd.DataFrame) -> str:
+    cols = [*DATA_COLUMNS, "quote"]
+    rows = [f"| {' | '.join(str(d[c]).replace('|', '/') for c in cols)} |" for d in _data_rows(data)]
+    return "\n".join([f"| {' | '.join(cols)} |", "|" + "---|" * len(cols), *rows])
+
+
+def _data_html(data: pd.DataFrame) -> str:
+    head = "".join(f"<th>{c}</th>" for c in [*DATA_COLUMNS, "quote"])
+    body = []
+    for d in _data_rows(data):
+        tip = html.escape(f"doc {d['source']}, line {d['line']}, published {d['published']}: «{d['quote']}»",
+                          quote=True)
+        cells = "".join(f"<td title=\"{tip}\">{html.escape(str(d[c]))}</td>" if c == "value"
+                        else f"<td>{html.escape(str(d[c]))}</td>" for c in DATA_COLUMNS)
+        body.append(f"<tr title=\"{tip}\">{cells}<td class='q'>{html.escape(d['quote'])}</td></tr>")
+    return (f"<details><summary>Data behind this chart: {len(body)} figures (hover a row for its source)</summary>"
+            f"<table class='data'><tr>{head}</tr>{''.join(body)}</table></details>")
+
+
+def _chart_notes(chart, markdown: bool) -> list[str]:
+    if not chart.targets:
+        return []
+    ids = ", ".join(f"`{t}`" if markdown else f"<code>{html.escape(t)}</code>" for t in chart.targets)
+    return [f"Targets on this chart: {ids}", ""]
+
+
+def _not_charted(skipped: dict[str, str], result) -> str:
+    n = int(result.attainment["p_attained"].notna().sum())
+    if not skipped:
+        return f"All {n} evaluated targets have a fan chart."
+    lines = [f"{n - len(skipped)} of {n} evaluated targets have a fan chart; not charted:", ""]
+    return "\n".join(lines + [f"- `{t}`: {why}" for t, why in skipped.items()])
 
 
 def methods_markdown(result) -> str:
@@ -139,22 +197,27 @@ def methods_markdown(result) -> str:
             f"| class | drift | volatility scale | tail ν | why |\n|---|---|---|---|---|\n{rows}\n")
 
 
-def _html(result, figs) -> str:
+def _html(result, figs, skipped) -> str:
     import markdown_it
 
-    body = markdown_it.MarkdownIt("commonmark").enable("table").render(attainment_markdown(result))
-    imgs = "".join(
-        f'<figure><img alt="{html.escape(name)}" src="data:image/png;base64,'
-        f'{base64.b64encode(path.read_bytes()).decode()}"/><figcaption>{html.escape(name)}</figcaption></figure>'
-        for name, path in figs)
-    methods = markdown_it.MarkdownIt("commonmark").enable("table").render(methods_markdown(result))
-    data_rows = result.fit.observations.sort_values(["indicator", "year"])
-    prov = data_rows[["indicator", "year", "kind", "value", "unit", "source", "line", "quote", "published"]].to_html(
-        index=False, classes="data", border=0)
+    md = markdown_it.MarkdownIt("commonmark").enable("table")
+    body = md.render(attainment_markdown(result))
+    parts = []
+    last_fan = [c for c in figs if c.path.name.startswith("fans_targets")][-1:]
+    for c in figs:
+        parts.append(f"<h3>{html.escape(c.caption)}</h3><figure><img alt=\"{html.escape(c.caption)}\" "
+                     f"src=\"data:image/png;base64,{base64.b64encode(c.path.read_bytes()).decode()}\"/>"
+                     f"<figcaption>{html.escape(c.caption)}</figcaption></figure>")
+        parts += [f"<p>{n}</p>" for n in _chart_notes(c, markdown=False) if n]
+        if c.data is not None and len(c.data):
+            parts.append(_data_html(c.data))
+        if c in last_fan:
+            parts.append(md.render(_not_charted(skipped, result)))
+    methods = md.render(methods_markdown(result))
     style = ("body{font-family:'Noto Sans CJK SC','Source Han Sans SC',sans-serif;max-width:1100px;margin:auto;"
              "padding:1em;color:#222}table{border-collapse:collapse;font-size:12px}td,th{border-bottom:1px solid #ddd;"
-             "padding:3px 6px;text-align:left}img{max-width:100%}figure{margin:1em 0}")
+             "padding:3px 6px;text-align:left;vertical-align:top}img{max-width:100%}figure{margin:1em 0}"
+             "table.data td.q{font-size:11px;color:#555}tr[title]:hover{background:#f3f7fb}")
     return (f"<!doctype html><html lang='zh'><head><meta charset='utf-8'><title>{html.escape(result.scenario.name)}"
-            f"</title><style>{style}</style></head><body>{body}<h2>Charts</h2>{imgs}{methods}"
-            f"<h2>Data behind the charts (provenance)</h2><details><summary>{len(data_rows)} observations</summary>"
-            f"{prov}</details></body></html>")
+            f"</title><style>{style}</style></head><body>{body}<h2>Charts</h2>{''.join(parts)}{methods}"
+            f"</body></html>")

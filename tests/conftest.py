@@ -22,3 +22,36 @@ def small_fit(dataset):
     from model.fit import fit
 
     return fit(dataset, as_of="2024-03-31", **SMALL_FIT)
+
+
+SMALL_SCENARIO = """name: {name}
+description: test scenario
+extends: {base}
+draws: 300
+seed: 4
+fit: {{draws: 150, tune: 150, chains: 2, seed: 11}}
+"""
+
+
+@pytest.fixture(scope="session")
+def small_scenario(tmp_path_factory, small_fit):
+    """The baseline scenario with few paths, on the small fit."""
+    from pathlib import Path
+
+    path = tmp_path_factory.mktemp("scen") / "small.yaml"
+    path.write_text(SMALL_SCENARIO.format(name="small", base=str(Path("scenarios/baseline.yaml").resolve())),
+                    encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="session")
+def run_output(small_scenario, tmp_path_factory):
+    """``run.py run`` of the small scenario with its report (English labels): (folder, console output)."""
+    from typer.testing import CliRunner
+
+    from run import app
+
+    out = tmp_path_factory.mktemp("res") / "small"
+    result = CliRunner().invoke(app, ["run", str(small_scenario), "--out", str(out), "--lang", "en"])
+    assert result.exit_code == 0, result.output
+    return out, result.output
