@@ -365,10 +365,20 @@ def load(data_dir: str | Path | None = None, extra: list[str | Path] | tuple = (
     if targets is not None:
         _validate_targets(targets, tgt_path, catalogue, problems)
     if problems:
-        raise DataError(problems)
+        raise DataError(_seed_folder_missing(problems))
     observations = pd.concat(frames, ignore_index=True)
     targets = _typed(targets, ["threshold", "threshold_high", "base_value"], ["year", "span_start", "base_year", "line"])
     return Dataset(catalogue, observations, targets.set_index("target_id", drop=False))
+
+
+def _seed_folder_missing(problems: list[str]) -> list[str]:
+    """One problem instead of one per row when the whole seed folder is missing (e.g. a fresh clone)."""
+    missing = [p for p in problems if p.endswith(f"not found in {SEEDS_DIR}")]
+    if not missing or SEEDS_DIR.is_dir():
+        return problems
+    return [f"seed folder {SEEDS_DIR} not found ({len(missing)} rows cite a seed): put the five source documents "
+            "there or set the environment variable CHANGZHI_SEEDS to their folder",
+            *[p for p in problems if p not in missing]]
 
 
 @functools.lru_cache(maxsize=1)

@@ -177,3 +177,15 @@ def test_user_file_missing_columns(tmp_path):
     extra.write_text("indicator,year,value\ngdp,2024,5.0\n", encoding="utf-8")
     with pytest.raises(data.DataError, match=r"mine.csv: missing column\(s\) span_start"):
         data.load(extra=[extra])
+
+
+def test_missing_seed_folder_is_one_problem(monkeypatch, tmp_path):
+    monkeypatch.setattr(data, "SEEDS_DIR", tmp_path / "no_seeds")
+    data.seed_lines.cache_clear()
+    try:
+        with pytest.raises(data.DataError) as err:
+            data.load()
+    finally:
+        data.seed_lines.cache_clear()
+    assert len(err.value.problems) == 1
+    assert "seed folder" in err.value.problems[0] and "CHANGZHI_SEEDS" in err.value.problems[0]
