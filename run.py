@@ -47,13 +47,14 @@ def _print_frame(frame, fmt: str, columns: list[str]):
     if fmt == "csv":
         frame[columns].to_csv(sys.stdout, index=False)
         return
+    import pandas as pd
     from rich.table import Table
 
     table = Table(show_lines=False)
     for c in columns:
         table.add_column(c, overflow="fold")
     for _, r in frame[columns].iterrows():
-        table.add_row(*["" if (v != v) else str(v) for v in r])  # NaN -> ""
+        table.add_row(*["" if pd.isna(v) else str(v) for v in r])  # NaN, NA, NaT -> ""
     out.print(table)
 
 
@@ -309,11 +310,12 @@ def backtest(as_of: str = typer.Option("2021-05-25", help="Vintage of the fit be
 
 @app.command()
 def schema(out_file: Path = typer.Option(Path("docs/scenarios.md"), "--out", help="Markdown file to write.")):
-    """Write the scenario YAML reference generated from the schema."""
-    from model.docs import scenario_reference
+    """Write the scenario YAML reference generated from the schema (keeping the hand-written part after it)."""
+    from model.docs import scenario_reference_page
 
+    existing = out_file.read_text(encoding="utf-8") if out_file.is_file() else None
     out_file.parent.mkdir(parents=True, exist_ok=True)
-    out_file.write_text(scenario_reference(), encoding="utf-8")
+    out_file.write_text(scenario_reference_page(existing), encoding="utf-8")
     out.print(f"[green]wrote[/] {out_file}")
 
 

@@ -169,7 +169,45 @@ def attainment_table(fit: Fit, paths: Paths, dataset: Dataset, target_ids: list[
                      ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """One row per target with P(attained), the target-year distribution and evidence.
 
-    Returns the table and the per-path attainment matrix (paths × evaluable targets) for joint results.
+    Parameters
+    ----------
+    fit : Fit
+        The posterior the paths extend (for the evidence columns and the last observed year).
+    paths : Paths
+        Simulated paths, e.g. from :func:`model.simulate`.
+    dataset : Dataset
+        Supplies the target registry and the catalogue.
+    target_ids : list of str
+        Ids of ``dataset.targets`` to evaluate, e.g. ``["p14_gdp", "p14_gdp_growth"]``.
+    thresholds : dict, optional
+        Threshold by target id (in the target's unit), for targets without a number or to override one.
+    prior_paths : Paths, optional
+        Paths with the class priors' trend and volatility; adds the ``p_prior`` column.
+
+    Returns
+    -------
+    table : DataFrame
+        One row per target: ``p_attained`` (share of paths meeting the target, 0–1; NaN when not
+        evaluable, see ``status``), ``median``/``q05``/``q95`` of the target quantity in its unit,
+        ``evidence`` and ``drift_learning``, the growth still needed, provenance.
+    hits : DataFrame of bool
+        Paths × evaluated targets: whether each path meets each target (for :func:`joint_results`).
+
+    Examples
+    --------
+    >>> import model
+    >>> ds = model.load_data()
+    >>> f = model.fit(ds, as_of="2024-03-31", draws=150, tune=150, chains=2, seed=11)
+    >>> paths = model.simulate(f, horizon=2025, n_paths=500, seed=1)
+    >>> table, hits = model.attainment_table(f, paths, ds, ["p14_gdp", "p14_gdp_growth"])
+    >>> table[["target_id", "comparator", "threshold", "unit", "status"]]
+            target_id comparator  threshold unit     status
+    0         p14_gdp         >=     2800.0   亿元  evaluated
+    1  p14_gdp_growth          >        8.0    %  evaluated
+    >>> bool(table["p_attained"].between(0, 1).all()), hits.shape
+    (True, (500, 2))
+    >>> bool((table["p_attained"] == hits.mean().to_numpy()).all())   # P = share of paths that meet it
+    True
     """
     thresholds = thresholds or {}
     tg = dataset.targets.loc[target_ids]
@@ -218,7 +256,36 @@ def attainment_table(fit: Fit, paths: Paths, dataset: Dataset, target_ids: list[
 
 
 def joint_results(hits: pd.DataFrame, table: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """P(all), P(all binding), P(at least k of n), and the correlation of attainment across targets."""
+    """P(all), P(all binding), P(at least k of n), and the correlation of attainment across targets.
+
+    Parameters
+    ----------
+    hits, table : DataFrame
+        The two results of :func:`attainment_table`.
+
+    Returns
+    -------
+    joint : DataFrame
+        Columns ``event``, ``n_targets``, ``probability`` (0–1): all evaluated targets, all binding
+        (约束性) ones if any, and at least k of n for every k.
+    correlation : DataFrame
+        Pearson correlation of the attainment indicators of the targets that vary across paths
+        (empty if fewer than two do).
+
+    Examples
+    --------
+    >>> import model
+    >>> ds = model.load_data()
+    >>> f = model.fit(ds, as_of="2024-03-31", draws=150, tune=150, chains=2, seed=11)
+    >>> paths = model.simulate(f, horizon=2025, n_paths=500, seed=1)
+    >>> table, hits = model.attainment_table(f, paths, ds, ["p14_gdp", "p14_gdp_growth", "a2024_gdp"])
+    >>> joint, corr = model.joint_results(hits, table)
+    >>> joint["event"].tolist()
+    ['all evaluated targets', 'at least 1 of 3', 'at least 2 of 3', 'at least 3 of 3']
+    >>> p = joint.set_index("event")["probability"]
+    >>> bool(p["all evaluated targets"] == p["at least 3 of 3"] <= p["at least 2 of 3"] <= p["at least 1 of 3"] <= 1)
+    True
+    """
     rows = []
     if hits.shape[1]:
         binding = [t for t in hits.columns if table.set_index("target_id").at[t, "attribute"] == "约束性"]

@@ -44,7 +44,28 @@ TARGET_COLUMNS = ["target_id", "indicator", "year", "span_start", "base_year", "
 
 
 class DataError(ValueError):
-    """A data file failed validation; ``problems`` lists every problem found (file, row, what)."""
+    r"""A data file failed validation; ``problems`` lists every problem found (file, row, what).
+
+    Attributes
+    ----------
+    problems : list of str
+        One line per problem: ``"<file> row <n>: <what is wrong>"`` (row numbers count the header as 1).
+
+    Examples
+    --------
+    >>> import model, pathlib, tempfile
+    >>> bad = pathlib.Path(tempfile.mkdtemp()) / "extra.csv"
+    >>> _ = bad.write_text("indicator,year,span_start,value,unit,kind,comparator,price_basis,source,line,quote,"
+    ...                    "published,note\n"
+    ...                    "gpd,2024,,5.0,%,yoy_growth,=,real,my notes,,,2025-03-31,\n"
+    ...                    "gdp,2024,,five,%,yoy_growth,=,real,my notes,,,2025-03-31,\n", encoding="utf-8")
+    >>> try:
+    ...     model.load_data(extra=[bad])
+    ... except model.DataError as err:
+    ...     print("\n".join(err.problems))
+    extra.csv row 2: unknown indicator 'gpd' (not in catalogue.csv)
+    extra.csv row 3: value 'five' is not a number
+    """
 
     def __init__(self, problems: list[str]):
         self.problems = problems
@@ -53,7 +74,34 @@ class DataError(ValueError):
 
 @dataclass(frozen=True)
 class Dataset:
-    """The three validated tables. ``observations`` may be a vintage (see :meth:`vintage`)."""
+    """The three validated tables. ``observations`` may be a vintage (see :meth:`vintage`).
+
+    Attributes
+    ----------
+    catalogue : DataFrame
+        One row per indicator, indexed by id: names, ``unit`` of the level, ``transform``, prior ``class``,
+        ``links`` (ratio formulas), ``deflator``.
+    observations : DataFrame
+        One row per historical figure: the columns of ``data/observations.csv`` (``published`` as a
+        Timestamp) plus ``half_unit`` (rounding precision, in the figure's unit) and ``file`` (its CSV).
+    targets : DataFrame
+        One row per plan target, indexed by ``target_id``.
+
+    Examples
+    --------
+    >>> import model
+    >>> ds = model.load_data()
+    >>> ds.catalogue.at["gdp", "unit"], ds.catalogue.at["sei_share_gdp", "links"]
+    ('亿元', '= sei_va / gdp')
+    >>> ds.targets.loc[["p14_gdp", "p14_gdp_growth"], ["year", "kind", "comparator", "threshold", "unit"]]
+                    year        kind comparator  threshold unit
+    target_id
+    p14_gdp         2025       level         >=     2800.0   亿元
+    p14_gdp_growth  2025  avg_growth          >        8.0    %
+    >>> early = ds.vintage("2021-05-25")          # the figures published by the plan's release
+    >>> str(early.observations["published"].max().date()), int(early.observations["year"].max())
+    ('2021-05-25', 2020)
+    """
 
     catalogue: pd.DataFrame
     observations: pd.DataFrame
@@ -133,10 +181,13 @@ def _check_row_common(where: str, row: pd.Series, catalogue: pd.DataFrame, probl
     _check_year(where, "span_start", row["span_start"], problems, required=kind in SPAN_KINDS)
     if row["span_start"] and row["year"].isdigit() and row["span_start"].isdigit() and int(row["span_start"]) > int(row["year"]):
         problems.append(f"{where}: span_start {row['span_start']} is after year {row['year']}")
-    try:
-        pd.Timestamp(row["published"])
-    except ValueError:
-        problems.append(f"{where}: published {row['published']!r} is not a date")
+    if not row["published"]:
+        problems.append(f"{where}: published is empty (the publication date decides which vintages use the row)")
+    else:
+        try:
+            pd.Timestamp(row["published"])
+        except ValueError:
+            problems.append(f"{where}: published {row['published']!r} is not a date")
     _check_provenance(where, row, problems)
 
 
@@ -258,7 +309,7 @@ def read_observations(path: Path, catalogue: pd.DataFrame, problems: list[str]) 
 
 
 def load(data_dir: str | Path | None = None, extra: list[str | Path] | tuple = ()) -> Dataset:
-    """Load and validate the catalogue, observations and targets (plus ``extra`` observation files).
+    r"""Load and validate the catalogue, observations and targets (plus ``extra`` observation files).
 
     Parameters
     ----------
@@ -273,11 +324,33 @@ def load(data_dir: str | Path | None = None, extra: list[str | Path] | tuple = (
     DataError
         Listing every problem found in all files.
 
+    Returns
+    -------
+    Dataset
+        ``observations`` holds the shipped rows followed by those of ``extra`` (column ``file`` tells them apart).
+
     Examples
     --------
-    >>> ds = load()
-    >>> ds.observations.query("indicator == 'gdp' and year == 2023")["value"].max()
+    >>> import model
+    >>> ds = model.load_data()
+    >>> float(ds.observations.query("indicator == 'gdp' and year == 2023 and kind == 'level'")["value"].max())
     2806.2
+
+    Add your own figures: same columns as ``data/observations.csv``, free-text ``source``, no ``line``/``quote``
+    (the value below is hypothetical):
+
+    >>> import pathlib, tempfile
+    >>> extra = pathlib.Path(tempfile.mkdtemp()) / "extra.csv"
+    >>> _ = extra.write_text("indicator,year,span_start,value,unit,kind,comparator,price_basis,source,line,quote,"
+    ...                      "published,note\n"
+    ...                      "gdp,2024,,5.0,%,yoy_growth,=,real,HYPOTHETICAL example,,,2025-03-31,illustration\n",
+    ...                      encoding="utf-8")
+    >>> mine = model.load_data(extra=[extra])
+    >>> len(mine.observations) - len(ds.observations)
+    1
+    >>> print(mine.observations.tail(1)[["indicator", "year", "kind", "value", "file"]].to_string(index=False))
+    indicator  year       kind  value      file
+          gdp  2024 yoy_growth    5.0 extra.csv
     """
     data_dir = Path(data_dir) if data_dir is not None else DATA_DIR
     problems: list[str] = []
@@ -292,10 +365,20 @@ def load(data_dir: str | Path | None = None, extra: list[str | Path] | tuple = (
     if targets is not None:
         _validate_targets(targets, tgt_path, catalogue, problems)
     if problems:
-        raise DataError(problems)
+        raise DataError(_seed_folder_missing(problems))
     observations = pd.concat(frames, ignore_index=True)
     targets = _typed(targets, ["threshold", "threshold_high", "base_value"], ["year", "span_start", "base_year", "line"])
     return Dataset(catalogue, observations, targets.set_index("target_id", drop=False))
+
+
+def _seed_folder_missing(problems: list[str]) -> list[str]:
+    """One problem instead of one per row when the whole seed folder is missing (e.g. a fresh clone)."""
+    missing = [p for p in problems if p.endswith(f"not found in {SEEDS_DIR}")]
+    if not missing or SEEDS_DIR.is_dir():
+        return problems
+    return [f"seed folder {SEEDS_DIR} not found ({len(missing)} rows cite a seed): put the five source documents "
+            "there or set the environment variable CHANGZHI_SEEDS to their folder",
+            *[p for p in problems if p not in missing]]
 
 
 @functools.lru_cache(maxsize=1)

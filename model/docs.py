@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from .scenario import Assumption, FitConfig, Scenario
 
+END_MARKER = "<!-- end of generated reference -->"
+"""Everything after this line of docs/scenarios.md is hand-written and kept when the reference is regenerated."""
+
 
 def _table(model) -> str:
     rows = ["| key | type | default | meaning |", "|---|---|---|---|"]
@@ -26,3 +29,10 @@ def scenario_reference() -> str:
         "## `assumptions[]`", _table(Assumption),
         "## `fit`", _table(FitConfig),
     ]) + "\n"
+
+
+def scenario_reference_page(existing: str | None = None) -> str:
+    """The page docs/scenarios.md: the generated reference, then the hand-written part of ``existing`` (if any)."""
+    if existing and END_MARKER in existing:
+        return scenario_reference() + "\n" + END_MARKER + existing.split(END_MARKER, 1)[1]
+    return scenario_reference()

@@ -110,6 +110,21 @@ class Fit:
     settings : FitSettings
     key : str
         Cache key (hash of data, settings, code and versions).
+
+    Examples
+    --------
+    >>> import model, pandas as pd
+    >>> f = model.fit(as_of="2024-03-31", draws=150, tune=150, chains=2, seed=11)
+    >>> f.draws("x").shape == (300, len(f.layout.base), len(f.layout.years))   # log levels, per draw
+    True
+    >>> rows = pd.DataFrame({"indicator": ["gdp"], "year": [2024], "span_start": [None],
+    ...                      "kind": ["yoy_growth"], "price_basis": ["real"]})
+    >>> pred = f.predict(rows, n_draws=500)                    # real GDP growth 2024, % (not yet observed)
+    >>> pred[["indicator", "year", "kind"]]
+      indicator  year        kind
+    0       gdp  2024  yoy_growth
+    >>> bool(pred.at[0, "q05"] < pred.at[0, "q50"] < pred.at[0, "q95"])
+    True
     """
 
     layout: Layout
@@ -175,9 +190,16 @@ def fit(dataset: data_mod.Dataset | None = None, as_of: str | None = None, data_
 
     Examples
     --------
-    >>> f = fit(as_of="2021-05-25", draws=200, tune=200)  # doctest: +SKIP
-    >>> f.diagnostics.ok  # doctest: +SKIP
+    Short chains for a quick look (a repeated call loads the cached posterior; the defaults are for results):
+
+    >>> import model
+    >>> f = model.fit(as_of="2024-03-31", draws=150, tune=150, chains=2, seed=11)
+    >>> bool((f.observations["published"] <= "2024-03-31").all())    # only documents of the vintage
     True
+    >>> f.last_year, f.draws("mu").shape[0]                          # last year with data; chains × draws
+    (2023, 300)
+    >>> f.diagnostics.flag()                                         # 'converged' or what failed
+    '...'
     """
     dataset = dataset or data_mod.shipped()
     settings = FitSettings(as_of=as_of, data_through=data_through, draws=draws, tune=tune, chains=chains, seed=seed)

@@ -28,7 +28,38 @@ RESULTS_DIR = data_mod.ROOT / "results"
 
 @dataclass
 class ScenarioResult:
-    """Everything one scenario run produces (tables as DataFrames)."""
+    """Everything one scenario run produces (tables as DataFrames).
+
+    Attributes
+    ----------
+    scenario : Scenario
+    fit : Fit
+        The posterior used (``fit.diagnostics`` says whether it converged).
+    paths : Paths
+        The simulated paths.
+    attainment : DataFrame
+        One row per target (see :func:`model.attainment_table`); ``p_attained`` in 0–1.
+    joint, correlation : DataFrame
+        See :func:`model.joint_results`.
+    forecasts : DataFrame
+        Mean and quantiles ``q05 … q95`` per indicator, ``measure`` (level in ``unit``, nominal level,
+        real growth %) and year.
+    hits : DataFrame of bool
+        Paths × evaluated targets.
+
+    Examples
+    --------
+    >>> import model
+    >>> r = model.run_scenario(model.Scenario(name="quick", draws=500,
+    ...                                       fit={"draws": 150, "tune": 150, "chains": 2, "seed": 11}))
+    >>> gdp = r.forecasts.query("indicator == 'gdp' and year == 2025")
+    >>> gdp[["measure", "unit"]].to_numpy().tolist()
+    [['nominal level', '亿元'], ['real growth %', '%']]
+    >>> bool((gdp["q05"] < gdp["q50"]).all() and (gdp["q50"] < gdp["q95"]).all())
+    True
+    >>> r.hits.shape == (500, int((r.attainment["status"] == "evaluated").sum()))
+    True
+    """
 
     scenario: Scenario
     fit: Fit
@@ -95,7 +126,44 @@ def forecast_table(paths: Paths, unanchored: list[str] = ()) -> pd.DataFrame:
 
 
 def run_scenario(scenario: Scenario, dataset: data_mod.Dataset | None = None, progress=None) -> ScenarioResult:
-    """Fit (or load the cached posterior), simulate the scenario's paths and compute attainment."""
+    """Fit (or load the cached posterior), simulate the scenario's paths and compute attainment.
+
+    Parameters
+    ----------
+    scenario : Scenario
+        Its ``as_of``, ``data_through`` and ``fit`` select the posterior (cached on disk: scenarios
+        that differ only in assumptions share one); ``draws``, ``seed``, ``horizon``, ``assumptions``,
+        ``targets`` and ``thresholds`` drive the simulation and the table.
+    dataset : Dataset, optional
+        Default: the shipped data. Pass ``model.load_data(extra=[...])`` to add your own figures.
+    progress : callable, optional
+        Called with a short message at each step.
+
+    Returns
+    -------
+    ScenarioResult
+
+    Raises
+    ------
+    ScenarioError
+        If the scenario names unknown targets or indicators, or assumption years outside the simulation.
+
+    Examples
+    --------
+    The baseline with short chains (the defaults, as in ``scenarios/baseline.yaml``, are for results):
+
+    >>> import model
+    >>> quick = model.Scenario(name="quick", draws=500, fit={"draws": 150, "tune": 150, "chains": 2, "seed": 11})
+    >>> r = model.run_scenario(quick)
+    >>> head = r.attainment.set_index("target_id").loc[["p14_gdp", "p14_gdp_growth"]]
+    >>> head[["year", "comparator", "threshold", "unit"]]
+                    year comparator  threshold unit
+    target_id
+    p14_gdp         2025         >=     2800.0   亿元
+    p14_gdp_growth  2025          >        8.0    %
+    >>> bool(head["p_attained"].between(0, 1).all()), set(head["evidence"]) <= {"data", "mixed", "prior"}
+    (True, True)
+    """
     dataset = dataset or data_mod.shipped()
     step = progress or (lambda msg: None)
     step("fitting the growth model (cached when the data and settings are unchanged)")
@@ -135,7 +203,38 @@ def manifest(result: ScenarioResult) -> dict:
 
 
 def write_results(result: ScenarioResult, out_dir: str | Path, report: bool = True, lang: str = "zh") -> Path:
-    """Write tables, manifest, draws (and the report) atomically into ``out_dir``."""
+    """Write tables, manifest, draws (and the report) atomically into ``out_dir``.
+
+    The files are written to a temporary folder beside ``out_dir`` and moved into place when all are
+    done, so a failed run never leaves a half-written result.
+
+    Parameters
+    ----------
+    result : ScenarioResult
+    out_dir : str or Path
+        Replaced if it exists.
+    report : bool
+        Also draw the charts and write ``report.html`` / ``report.md`` (a few seconds).
+    lang : {"zh", "en"}
+        Language of the chart labels.
+
+    Returns
+    -------
+    Path
+        ``out_dir``.
+
+    Examples
+    --------
+    >>> import model, json, tempfile
+    >>> r = model.run_scenario(model.Scenario(name="quick", draws=500,
+    ...                                       fit={"draws": 150, "tune": 150, "chains": 2, "seed": 11}))
+    >>> out = model.write_results(r, tempfile.mkdtemp() + "/quick", report=False)
+    >>> sorted(p.name for p in out.iterdir())
+    ['attainment.csv', 'attainment.md', 'correlation.csv', 'draws.nc', 'forecasts.csv', 'joint.csv', 'manifest.json']
+    >>> manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    >>> manifest["scenario"], manifest["draws"], manifest["fit_settings"]["draws"]
+    ('quick', 500, 150)
+    """
     from . import report as report_mod
 
     out_dir = Path(out_dir)

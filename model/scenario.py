@@ -19,7 +19,19 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 
 class ScenarioError(ValueError):
-    """A scenario file is invalid; the message is one line naming the file and the field."""
+    r"""A scenario file is invalid; the message is one line naming the file and the field.
+
+    Examples
+    --------
+    >>> import model, pathlib, tempfile
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "typo.yaml"
+    >>> _ = path.write_text("name: typo\ndraw: 100\n", encoding="utf-8")
+    >>> try:
+    ...     model.load_scenario(path)
+    ... except model.ScenarioError as err:
+    ...     print(str(err).split(": ", 1)[1])                   # after the file name
+    (top level): unknown key 'draw' (did you mean 'draws'?)
+    """
 
 
 class _Strict(BaseModel):
@@ -40,7 +52,25 @@ class _Strict(BaseModel):
 
 
 class Assumption(_Strict):
-    """One forward assumption on the simulated path of one or more indicators."""
+    """One forward assumption on the simulated path of one or more indicators.
+
+    The fields (``indicator``, ``kind``, ``value`` in points, % per year, a multiplier or % of the
+    level, ``years``, ``sd``, ``probability``, ``why``) are those of ``assumptions[]`` in a scenario
+    YAML; see ``docs/scenarios.md``. How each kind acts on the paths: :mod:`model.simulate`.
+
+    Examples
+    --------
+    >>> import model
+    >>> slower = model.Assumption(indicator=["gdp", "industry_va"], kind="growth_shift", value=-1.5,
+    ...                           years=[2024, 2025], why="weaker coal demand")
+    >>> slower.indicator_list(), slower.year_list(2024, 2025)
+    (['gdp', 'industry_va'], [2024, 2025])
+    >>> model.Assumption(indicator="gdp", kind="growth_set", value=-120)   # a fall of more than 100%
+    Traceback (most recent call last):
+    ...
+    pydantic_core._pydantic_core.ValidationError: 1 validation error for Assumption
+      Value error, value: a growth or level change must be > -100% ...
+    """
 
     indicator: str | list[str] = Field(description="Indicator id(s) from data/catalogue.csv (log-scale base indicators).")
     kind: Literal["growth_shift", "growth_set", "volatility", "level_shock"] = Field(
@@ -82,7 +112,24 @@ class FitConfig(_Strict):
 
 
 class Scenario(_Strict):
-    """A scenario: data vintage, forward assumptions and threshold overrides."""
+    """A scenario: data vintage, forward assumptions and threshold overrides.
+
+    The fields are the keys of a scenario YAML (``docs/scenarios.md``, generated from this class).
+    Build one in code, or read a file with :func:`model.load_scenario`.
+
+    Examples
+    --------
+    >>> import model
+    >>> weak = model.Scenario(name="weak_coal", description="GDP 1 point slower in 2024-25",
+    ...                       assumptions=[model.Assumption(indicator="gdp", kind="growth_shift", value=-1.0,
+    ...                                                     years=[2024, 2025])])
+    >>> weak.as_of, weak.horizon, weak.draws                  # defaults: the baseline's vintage and horizon
+    ('2024-03-31', 2025, 4000)
+    >>> weak.fit_hash() == model.load_scenario("scenarios/baseline.yaml").fit_hash()   # one shared posterior
+    True
+    >>> weak.model_copy(update={"as_of": "2021-05-25"}).fit_hash() == weak.fit_hash()  # another vintage refits
+    False
+    """
 
     name: str = Field(description="Short id; results go to results/<name>/.")
     description: str = Field("", description="The economic story of the scenario, in words.")
@@ -207,6 +254,16 @@ def _raw(path: Path, seen: tuple[Path, ...] = ()) -> dict:
 def load_scenario(path: str | Path) -> Scenario:
     """Read and validate a scenario YAML (following ``extends``).
 
+    Parameters
+    ----------
+    path : str or Path
+        The YAML file. ``extends`` is resolved relative to its folder: the child's keys replace the
+        parent's, ``assumptions`` are appended, mappings (``thresholds``, ``fit``) merged.
+
+    Returns
+    -------
+    Scenario
+
     Raises
     ------
     ScenarioError
@@ -214,9 +271,12 @@ def load_scenario(path: str | Path) -> Scenario:
 
     Examples
     --------
-    >>> s = load_scenario("scenarios/slowdown.yaml")
-    >>> s.assumptions[0].kind
-    'growth_shift'
+    >>> import model
+    >>> s = model.load_scenario("scenarios/slowdown.yaml")    # extends baseline.yaml
+    >>> s.name, s.as_of, s.extends
+    ('slowdown', '2024-03-31', 'baseline.yaml')
+    >>> [(a.kind, a.value, a.years) for a in s.assumptions]
+    [('growth_shift', -1.5, [2024, 2025]), ('growth_shift', -3.0, [2024, 2025])]
     """
     path = Path(path)
     raw = _raw(path.resolve())

@@ -32,7 +32,31 @@ from .layout import Layout
 
 @dataclass
 class Paths:
-    """Simulated latent paths on the fit's indicators, from its first year to the horizon."""
+    """Simulated latent paths on the fit's indicators, from its first year to the horizon.
+
+    Attributes
+    ----------
+    layout : Layout
+        The fit's layout extended to the horizon: ``layout.base`` (indicator ids, axis 1 of ``x``) and
+        ``layout.years`` (axis 2).
+    x : ndarray, shape (n_paths, n_base, n_years)
+        Latent values on each indicator's natural scale (log level, logit share); GDP and value added
+        are real, at 2020 prices. Years up to ``last_observed_year`` are posterior draws of the fit.
+    posterior_draw : ndarray of int, shape (n_paths,)
+        The posterior draw each path extends.
+    last_observed_year : int
+        The fit's last year; later years are simulated.
+
+    Examples
+    --------
+    >>> import model
+    >>> f = model.fit(as_of="2024-03-31", draws=150, tune=150, chains=2, seed=11)
+    >>> paths = model.simulate(f, horizon=2025, n_paths=500, seed=1)
+    >>> paths.x.shape == (500, len(paths.layout.base), len(paths.layout.years))
+    True
+    >>> paths.last_observed_year, int(paths.layout.years[-1])
+    (2023, 2025)
+    """
 
     layout: Layout
     x: np.ndarray  # (n_paths, n_base, n_years)
@@ -62,19 +86,36 @@ def simulate(fit: Fit, horizon: int = 2025, n_paths: int | None = None, seed: in
     Parameters
     ----------
     fit : Fit
+        The posterior to extend (read, not changed).
     horizon : int
         Last simulated year (≥ the fit's last year).
     n_paths : int, optional
         Number of paths (posterior draws resampled with replacement); default: all draws.
     seed : int
+        Seed of the resampling and of the innovations: equal seeds give equal paths.
     assumptions : list of Assumption
+        Applied in order to the simulated years (see the module docstring for what each kind does).
     override : dict, optional
         Draws of ``mu`` and ``sigma`` (n_draws, n_base) to use instead of the posterior's
         (the prior's, for the evidence column).
 
+    Returns
+    -------
+    Paths
+        Fitted years followed by the simulated years up to ``horizon``.
+
     Examples
     --------
-    >>> paths = simulate(fit, horizon=2025, n_paths=1000, seed=1)  # doctest: +SKIP
+    >>> import model, numpy as np
+    >>> f = model.fit(as_of="2024-03-31", draws=150, tune=150, chains=2, seed=11)
+    >>> base = model.simulate(f, horizon=2025, n_paths=500, seed=1)
+    >>> set3 = model.simulate(f, horizon=2025, n_paths=500, seed=1, assumptions=[
+    ...     model.Assumption(indicator="gdp", kind="growth_set", value=3.0, years=[2025])])
+    >>> j = set3.layout.base.index("gdp")                       # x is log real GDP
+    >>> bool(np.allclose(np.expm1(set3.x[:, j, -1] - set3.x[:, j, -2]), 0.03))   # 2025 growth is set to 3%
+    True
+    >>> bool(np.array_equal(set3.x[:, :, :-1], base.x[:, :, :-1]))               # earlier years unchanged
+    True
     """
     from .priors import CLASS_PRIORS
 

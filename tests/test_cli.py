@@ -99,3 +99,21 @@ def test_compare_committed_results(tmp_path):
     assert list(table.columns) == ["baseline", "slowdown"]
     for name in ("compare_p_attained.png", "compare_gdp.png"):
         assert (tmp_path / name).stat().st_size > 10_000
+
+
+def test_data_option_adds_user_rows(tmp_path):
+    from model.data import OBSERVATION_COLUMNS
+
+    extra = tmp_path / "extra.csv"
+    extra.write_text(",".join(OBSERVATION_COLUMNS) + "\ngdp,2024,,5.0,%,yoy_growth,=,real,HYPOTHETICAL,,,2025-03-31,\n",
+                     encoding="utf-8")
+    r = runner.invoke(app, ["data", "--format", "csv", "--indicator", "gdp", "--data", str(extra)])
+    assert r.exit_code == 0, r.output
+    assert "gdp,2024,,5.0,%,yoy_growth,=,real,HYPOTHETICAL" in r.output
+    r = runner.invoke(app, ["data", "--format", "csv", "--indicator", "gdp", "--data", str(extra), "--as-of", "2024-03-31"])
+    assert r.exit_code == 0 and "HYPOTHETICAL" not in r.output
+    extra.write_text(",".join(OBSERVATION_COLUMNS) + "\ngdp,2024,,5.0,亿元,yoy_growth,=,real,x,,,2025-03-31,\n",
+                     encoding="utf-8")
+    r = runner.invoke(app, ["run", "scenarios/baseline.yaml", "--data", str(extra), "--out", str(tmp_path / "no")])
+    assert r.exit_code == 1 and "extra.csv row 2: unit" in r.output
+    assert not (tmp_path / "no").exists()

@@ -138,3 +138,54 @@ def test_corrupt_file_is_one_clear_error(tmp_path):
     (d / "targets.csv").write_bytes(b"\xff\xfe\x00garbage")
     with pytest.raises(data.DataError, match="targets.csv"):
         data.load(d)
+
+
+USER_HEADER = ",".join(data.OBSERVATION_COLUMNS)
+
+
+def test_user_file_adds_rows_with_free_text_source(tmp_path, dataset):
+    extra = tmp_path / "mine.csv"
+    extra.write_text(USER_HEADER + "\ngdp,2024,,5.0,%,yoy_growth,=,real,HYPOTHETICAL test row,,,2025-03-31,\n",
+                     encoding="utf-8")
+    ds = data.load(extra=[extra])
+    assert len(ds.observations) == len(dataset.observations) + 1
+    row = ds.observations.iloc[-1]
+    assert (row["indicator"], row["year"], row["value"], row["file"]) == ("gdp", 2024, 5.0, "mine.csv")
+    assert pd.isna(row["line"]) and row["quote"] == ""
+    assert len(ds.vintage("2024-03-31").observations) == len(dataset.vintage("2024-03-31").observations)
+    assert len(ds.vintage("2025-03-31").observations) == len(dataset.observations) + 1
+
+
+def test_user_file_validated_like_shipped_ones(tmp_path):
+    extra = tmp_path / "mine.csv"
+    extra.write_text(USER_HEADER + "\n"
+                     "gdp,2024,,5.0,亿元,yoy_growth,=,real,my notes,,,2025-03-31,\n"       # wrong unit for growth
+                     "gdp,2024,,2950,亿元,level,=,nominal,,,,2025-03-31,\n"                 # no source
+                     "gdp,2024,,2950,亿元,level,=,nominal,my notes,,,,\n"                   # no publication date
+                     "gdp,2024,,2950,亿元,level,=,nominal,003_c98e914008646718.txt,26,不在这一行,2025-03-31,\n",
+                     encoding="utf-8")
+    with pytest.raises(data.DataError) as err:
+        data.load(extra=[extra])
+    problems = err.value.problems
+    assert len(problems) == 4 and all(p.startswith("mine.csv row ") for p in problems)
+    for needle in ("unit '亿元' does not match '%'", "source is empty", "published is empty", "is not on line 26"):
+        assert any(needle in p for p in problems), needle
+
+
+def test_user_file_missing_columns(tmp_path):
+    extra = tmp_path / "mine.csv"
+    extra.write_text("indicator,year,value\ngdp,2024,5.0\n", encoding="utf-8")
+    with pytest.raises(data.DataError, match=r"mine.csv: missing column\(s\) span_start"):
+        data.load(extra=[extra])
+
+
+def test_missing_seed_folder_is_one_problem(monkeypatch, tmp_path):
+    monkeypatch.setattr(data, "SEEDS_DIR", tmp_path / "no_seeds")
+    data.seed_lines.cache_clear()
+    try:
+        with pytest.raises(data.DataError) as err:
+            data.load()
+    finally:
+        data.seed_lines.cache_clear()
+    assert len(err.value.problems) == 1
+    assert "seed folder" in err.value.problems[0] and "CHANGZHI_SEEDS" in err.value.problems[0]
