@@ -309,14 +309,20 @@ def backtest(as_of: str = typer.Option("2021-05-25", help="Vintage of the fit be
 
 
 @app.command()
-def schema(out_file: Path = typer.Option(Path("docs/scenarios.md"), "--out", help="Markdown file to write.")):
-    """Write the scenario YAML reference generated from the schema (keeping the hand-written part after it)."""
-    from model.docs import scenario_reference_page
+def schema(out_file: Path = typer.Option(Path("docs/scenarios.md"), "--out", help="Scenario reference to write."),
+           dictionary: Path = typer.Option(Path("docs/data.md"), "--dictionary", help="Data dictionary to refresh.")):
+    """Write the generated docs: the scenario YAML reference (keeping the hand-written part after it) and the
+    indicator table of the data dictionary."""
+    from model.docs import data_dictionary_page, scenario_reference_page
 
     existing = out_file.read_text(encoding="utf-8") if out_file.is_file() else None
     out_file.parent.mkdir(parents=True, exist_ok=True)
     out_file.write_text(scenario_reference_page(existing), encoding="utf-8")
     out.print(f"[green]wrote[/] {out_file}")
+    if dictionary.is_file():
+        page = data_dictionary_page(dictionary.read_text(encoding="utf-8"), _dataset(None).catalogue)
+        dictionary.write_text(page, encoding="utf-8")
+        out.print(f"[green]wrote[/] {dictionary}")
 
 
 if __name__ == "__main__":

@@ -34,20 +34,39 @@ Documents that disagree widen the error of their class only: the 13th plan's tra
 alternatives were tried and rejected because they made the posterior multimodal ("which
 document is wrong", "which figure is the outlier"): an error per document, and Student-t errors.
 
+**Parameterisation.** Where point figures pin the change of a path over a span
+(:func:`pinned_spans`: levels of 2015 and 2020, an average growth 2016–20, ...) and an indicator
+has at least two such spans, the span's n steps are drawn as a centred sum plus a
+non-centred Brownian bridge,
+
+.. math::
+
+    \Delta \sim \mathcal N(n\mu_i,\; n\sigma_i^2), \qquad
+    (x_{i,a+1}-x_{i,a}, \dots, x_{i,b}-x_{i,b-1}) = \Delta/n + \sigma_i H_n^\top \eta, \quad \eta \sim \mathcal N(0, I_{n-1})
+
+(:math:`H_n` the Helmert contrasts, so the steps have covariance :math:`\sigma_i^2(I - J/n)` given
+their sum: exactly the conditional of iid steps). The prior is unchanged; the geometry is not:
+data-pinned sums are centred (no funnel where the data are sharp), everything else stays
+non-centred. Fiscal revenue's coal-boom jump (+37%/yr 2021–22, then +1.5%) otherwise forces a
+funnel between its volatility and its innovations.
+
 The drift prior is :math:`z^\mu_i \sim t_3` (not normal): a few indicators (family farms ×16 in
 five years) sit far in the tail of their class, and a normal prior pins the sampler there.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 import pymc as pm
 import pytensor.tensor as pt
+from scipy.linalg import helmert
 
 from . import priors
 from .layout import DEFLATOR, DEFLATOR_BASE_YEAR, LOG100, FigureIndex, Layout, anchors
-from .operators import LOG_SCALE_OPS, evaluate, to_comparison_scale
+from .operators import LOG_SCALE_OPS, cell_years, evaluate, to_comparison_scale
 
 SQRT3 = np.sqrt(3.0)
 
@@ -79,14 +98,82 @@ def _scale(layout: Layout, anchor: dict[str, float]) -> np.ndarray:
     return np.array([abs(anchor.get(i, 1.0)) if layout.transform(i) == "identity" else 1.0 for i in layout.base])
 
 
-def _innovation_cells(layout: Layout) -> tuple[np.ndarray, np.ndarray]:
-    """(indicator row, year column) of every latent innovation: years after each indicator's start."""
-    rows, cols = [], []
+POINT = ("=", "about")
+PINNING_KINDS = ("level", "count", "share", "yoy_growth", "avg_growth", "cum_growth", "pp_change")
+
+
+def pinned_spans(layout: Layout, obs: pd.DataFrame) -> dict[str, list[tuple[int, int]]]:
+    """Spans (a, b) of an indicator's path whose change :math:`x_b - x_a` point figures pin.
+
+    A level pins :math:`x_t`; a growth rate or pp change pins :math:`x_t - x_{S-1}`. The years
+    these figures read are the path's *knots*; the change between two consecutive knots is pinned
+    when it is a linear combination of what the figures pin (levels 2020 and 2023 and the 2023
+    growth rate pin 2020→2022). Figures of ratios, cumulative sums, statements (">8%") and nominal
+    figures of deflated indicators read other paths as well and pin nothing here.
+    """
+    deflated = dict(zip(layout.indicators, layout.deflated()))
+    y0 = int(layout.years[0])
+    pins: dict[str, list[np.ndarray]] = {}
+    rows = obs[obs["indicator"].isin(layout.base) & obs["comparator"].isin(POINT) & obs["kind"].isin(PINNING_KINDS)]
+    for r in rows.itertuples(index=False):
+        if deflated[r.indicator] and r.price_basis == "nominal":
+            continue
+        span = None if pd.isna(r.span_start) else int(r.span_start)
+        years, weights = cell_years(r.kind, int(r.year), span)
+        if min(years) < layout.start[r.indicator]:
+            continue
+        v = np.zeros(layout.n_years)
+        v[np.array(years) - y0] = np.sign(weights)
+        pins.setdefault(r.indicator, []).append(v)
+    out = {}
+    for ind, vs in pins.items():
+        basis = np.array(vs)
+        rank = np.linalg.matrix_rank(basis)
+        knots = sorted(set(np.flatnonzero(basis.any(axis=0))))
+        spans = []
+        for a, b in zip(knots[:-1], knots[1:]):
+            change = np.zeros(layout.n_years)
+            change[[a, b]] = [-1.0, 1.0]
+            if np.linalg.matrix_rank(np.vstack([basis, change])) == rank:
+                spans.append((int(a) + y0, int(b) + y0))
+        out[ind] = spans
+    return out
+
+
+@dataclass
+class StepPlan:
+    """How each latent step :math:`x_{i,t}-x_{i,t-1}` is parameterised.
+
+    ``free``: (row, col) of steps drawn non-centred, :math:`\mu_i + \sigma_i\varepsilon_{i,t}`.
+    ``blocks``: (row, first col, n) of runs of n steps over a pinned span, drawn as a centred block
+    sum :math:`\Delta \sim N(n\mu_i, n\sigma_i^2)` plus a non-centred bridge.
+    """
+
+    free: tuple[np.ndarray, np.ndarray]
+    blocks: np.ndarray
+
+
+MIN_PINNED = 2
+"""Centre an indicator's blocks only if at least two spans are pinned: one pinned change alone leaves
+drift and volatility trading off along a funnel that a centred block crosses worse than free steps do
+(full fit: min bulk ESS 11 with every pinned span centred, 175 with none)."""
+
+
+def step_plan(layout: Layout, spans: dict[str, list[tuple[int, int]]], heavy_tailed: np.ndarray) -> StepPlan:
+    """Blocks over the pinned spans of indicators with at least ``MIN_PINNED`` of them; every other step
+    free (including all steps of heavy-tailed classes, whose block sums have no closed form)."""
+    y0 = int(layout.years[0])
+    rows, cols, blocks = [], [], []
     for j, ind in enumerate(layout.base):
-        for col in range(int(layout.start[ind] - layout.years[0]) + 1, layout.n_years):
-            rows.append(j)
-            cols.append(col)
-    return np.array(rows, dtype=int), np.array(cols, dtype=int)
+        steps = set(range(int(layout.start[ind]) - y0 + 1, layout.n_years))
+        pinned = [] if heavy_tailed[j] else spans.get(ind, [])
+        for a, b in pinned if len(pinned) >= MIN_PINNED else ():
+            blocks.append((j, a - y0 + 1, b - a))
+            steps -= set(range(a - y0 + 1, b - y0 + 1))
+        rows += [j] * len(steps)
+        cols += sorted(steps)
+    return StepPlan((np.array(rows, dtype=int), np.array(cols, dtype=int)),
+                    np.array(blocks, dtype=int).reshape(-1, 3))
 
 
 def figure_class(obs: pd.DataFrame, layout: Layout, classes: list[str]) -> np.ndarray:
@@ -131,7 +218,6 @@ def build_model(layout: Layout, obs: pd.DataFrame, index: FigureIndex) -> pm.Mod
     cp = [priors.CLASS_PRIORS[c] for c in classes]
     anchor, anchor_year = anchors(layout, obs)
     scale = _scale(layout, anchor)
-    rows, cols = _innovation_cells(layout)
     n_base, n_years = len(layout.base), layout.n_years
     defl = layout.base.index(DEFLATOR)
     coords = {"indicator": layout.base, "year": layout.years, "klass": classes}
@@ -146,7 +232,10 @@ def build_model(layout: Layout, obs: pd.DataFrame, index: FigureIndex) -> pm.Mod
         sigma = pm.Deterministic("sigma", sigma_class[cls_of] * pt.exp(priors.VOL_INDICATOR_SPREAD * z_sigma) * scale,
                                  dims="indicator")
 
-        # Innovations, non-centred, grouped by tail weight so each group has one distribution.
+        # Free steps, non-centred, grouped by tail weight so each group has one distribution.
+        heavy = np.array([cp[c].nu is not None for c in cls_of])
+        plan = step_plan(layout, pinned_spans(layout, obs), heavy)
+        rows, cols = plan.free
         nus = np.array([cp[cls_of[r]].nu or 0.0 for r in rows])
         eps = pt.zeros(len(rows))
         for nu in np.unique(nus):
@@ -154,9 +243,23 @@ def build_model(layout: Layout, obs: pd.DataFrame, index: FigureIndex) -> pm.Mod
             name = "eps_normal" if nu == 0 else f"eps_t{nu:g}"
             e = pm.Normal(name, 0.0, 1.0, shape=len(sel)) if nu == 0 else pm.StudentT(name, nu=nu, mu=0.0, sigma=1.0, shape=len(sel))
             eps = pt.set_subtensor(eps[sel], e)
-        innov = mu[rows] + sigma[rows] * eps
         steps = pt.zeros((n_base, n_years))
-        steps = pt.set_subtensor(steps[rows, cols], innov)
+        steps = pt.set_subtensor(steps[rows, cols], mu[rows] + sigma[rows] * eps)
+
+        # Steps over a pinned span: the data pin their sum, so it is centred; the split within the block is a
+        # non-centred Brownian bridge (Helmert contrasts: covariance σ²(I - J/n), exactly the conditional).
+        if len(plan.blocks):
+            b_row, b_first, b_n = plan.blocks.T
+            delta = pm.Normal("delta", mu=b_n * mu[b_row], sigma=np.sqrt(b_n) * sigma[b_row])
+            for n in np.unique(b_n):
+                sel = np.flatnonzero(b_n == n)
+                value = (delta[sel] / n)[:, None] * np.ones(n)
+                if n > 1:
+                    e = pm.Normal(f"bridge_{n}", 0.0, 1.0, shape=(len(sel), n - 1))
+                    value = value + sigma[b_row[sel]][:, None] * pt.dot(e, helmert(n))
+                r = np.repeat(b_row[sel], n)
+                c = (b_first[sel][:, None] + np.arange(n)).ravel()
+                steps = pt.set_subtensor(steps[r, c], value.ravel())
 
         anchor_col = np.array([int(anchor_year.get(i, layout.start[i]) - layout.years[0]) for i in layout.base])
         has_anchor = np.array([i in anchor for i in layout.base])

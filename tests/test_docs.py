@@ -189,3 +189,12 @@ def test_hypothetical_rows_are_consistent(dataset):
     gdp_2023 = dataset.observations.query("indicator == 'gdp' and year == 2023 and kind == 'level'")["value"].max()
     assert rows.at["level", "value"] == pytest.approx(gdp_2023 * (1 + rows.at["yoy_growth", "value"] / 100), abs=0.05)
     assert (rows["published"] > "2024-03-31").all()  # after the baseline's vintage: only a later as_of sees them
+
+
+def test_data_dictionary_in_sync(dataset):
+    """The indicator table of docs/data.md is the catalogue (regenerate with `python run.py schema`)."""
+    from model.docs import CATALOGUE_BEGIN, catalogue_table
+
+    text = (ROOT / "docs/data.md").read_text(encoding="utf-8")
+    assert text.split(CATALOGUE_BEGIN, 1)[1].strip("\n") == catalogue_table(dataset.catalogue).strip("\n"), \
+        "run `python run.py schema`"
