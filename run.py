@@ -7,6 +7,7 @@
     python run.py compare scenarios/baseline.yaml scenarios/slowdown.yaml
     python run.py predict --as-of 2021-05-25 --input rows.csv --out out.csv
     python run.py posterior                        # GDP growth 2021-22, deflator, 2025 nominal GDP
+    python run.py backtest                         # vintage backtest, 13th-plan record, reliability diagram
 """
 
 from __future__ import annotations
@@ -288,7 +289,7 @@ def backtest(as_of: str = typer.Option("2021-05-25", help="Vintage of the fit be
              tune: int = typer.Option(1000, help="Tuning steps per chain."),
              out_dir: Path = typer.Option(Path("results/backtest"), "--out", help="Folder for the scores.")):
     """Fit as of an earlier vintage and score its forecasts of every later figure; score the 13th plan's record."""
-    from model.backtest import plan13_record, vintage_backtest, write_backtest
+    from model.backtest import plan13_record, vintage_backtest, write_backtest, write_plan13
 
     ds = _dataset(None)
     with err.status(f"backtest as of {as_of}"):
@@ -296,14 +297,10 @@ def backtest(as_of: str = typer.Option("2021-05-25", help="Vintage of the fit be
         write_backtest(scores, summary, out_dir)
     out.print(summary.to_string(index=False))
     with err.status("13th-plan record: fit on figures about 2015 and earlier"):
-        record, record_summary = plan13_record(ds, draws=draws, tune=tune)
-    record.to_csv(out_dir / "plan13_record.csv", index=False)
-    record_summary.to_csv(out_dir / "plan13_summary.csv", index=False)
-    with open(out_dir / "backtest.md", "a", encoding="utf-8") as fh:
-        fh.write("\n## 13th-plan target record (fit on figures about 2015 and earlier)\n\n| measure | value | detail |\n"
-                 "|---|---|---|\n" + "".join(f"| {r.measure} | {r.value:.3f} | {r.detail} |\n"
-                                             for r in record_summary.itertuples()))
+        record, record_summary, reliability = plan13_record(ds, draws=draws, tune=tune)
+        write_plan13(record, record_summary, reliability, out_dir)
     out.print(record_summary.to_string(index=False))
+    out.print(reliability.to_string(index=False))
     out.print(f"[green]wrote[/] {out_dir}")
 
 
