@@ -133,3 +133,8 @@ def test_compare_committed_results(tmp_path):
     assert list(table.columns) == ["baseline", "slowdown"]
     for name in ("compare_p_attained.png", "compare_gdp.png"):
         assert (tmp_path / name).stat().st_size > 10_000
+
+
+def test_sbc_checks_its_bins_before_sampling():
+    r = runner.invoke(app, ["sbc", "--ranks", "50", "--bins", "7"])
+    assert r.exit_code == 2 and "--bins 7 must divide --ranks 50" in r.output
