@@ -7,6 +7,8 @@
     python run.py compare scenarios/baseline.yaml scenarios/slowdown.yaml
     python run.py predict --as-of 2021-05-25 --input rows.csv --out out.csv
     python run.py posterior                        # GDP growth 2021-22, deflator, 2025 nominal GDP
+    python run.py backtest                         # vintage backtest, 13th-plan record, reliability diagram
+    python run.py sbc                              # simulation-based calibration of the model and sampler
 """
 
 from __future__ import annotations
@@ -289,7 +291,7 @@ def backtest(as_of: str = typer.Option("2021-05-25", help="Vintage of the fit be
              tune: int = typer.Option(1000, help="Tuning steps per chain."),
              out_dir: Path = typer.Option(Path("results/backtest"), "--out", help="Folder for the scores.")):
     """Fit as of an earlier vintage and score its forecasts of every later figure; score the 13th plan's record."""
-    from model.backtest import plan13_record, vintage_backtest, write_backtest
+    from model.backtest import plan13_record, vintage_backtest, write_backtest, write_plan13
 
     ds = _dataset(None)
     with err.status(f"backtest as of {as_of}"):
@@ -297,15 +299,41 @@ def backtest(as_of: str = typer.Option("2021-05-25", help="Vintage of the fit be
         write_backtest(scores, summary, out_dir)
     out.print(summary.to_string(index=False))
     with err.status("13th-plan record: fit on figures about 2015 and earlier"):
-        record, record_summary = plan13_record(ds, draws=draws, tune=tune)
-    record.to_csv(out_dir / "plan13_record.csv", index=False)
-    record_summary.to_csv(out_dir / "plan13_summary.csv", index=False)
-    with open(out_dir / "backtest.md", "a", encoding="utf-8") as fh:
-        fh.write("\n## 13th-plan target record (fit on figures about 2015 and earlier)\n\n| measure | value | detail |\n"
-                 "|---|---|---|\n" + "".join(f"| {r.measure} | {r.value:.3f} | {r.detail} |\n"
-                                             for r in record_summary.itertuples()))
+        record, record_summary, reliability = plan13_record(ds, draws=draws, tune=tune)
+        write_plan13(record, record_summary, reliability, out_dir)
     out.print(record_summary.to_string(index=False))
+    out.print(reliability.to_string(index=False))
     out.print(f"[green]wrote[/] {out_dir}")
+
+
+@app.command()
+def sbc(replications: int = typer.Option(100, help="Simulated datasets (prior draws)."),
+        draws: int = typer.Option(300, help="Posterior draws per chain and replication."),
+        tune: int = typer.Option(300, help="Tuning steps per chain and replication."),
+        ranks: int = typer.Option(50, help="Possible rank values (ranks among ranks − 1 thinned draws)."),
+        bins: int = typer.Option(10, help="Rank-histogram bins of the χ² test (must divide --ranks)."),
+        seed: int = typer.Option(2018, help="Seed of the prior draws and the sampler."),
+        out_dir: Path = typer.Option(Path("results/backtest"), "--out", help="Folder of the SBC outputs.")):
+    """Simulation-based calibration: fit documents simulated from the prior; ranks of the truth must be uniform."""
+    import time
+
+    from model.sbc import run_sbc, summarise, write_sbc
+
+    if ranks % bins:
+        _fail(f"--bins {bins} must divide --ranks {ranks}")
+    start = time.perf_counter()
+    with err.status("SBC: compiling the model") as status:
+        frame = run_sbc(replications, draws=draws, tune=tune, n_ranks=ranks, seed=seed,
+                        progress=lambda r, n: status.update(f"SBC: replication {r}/{n}"))
+    seconds = time.perf_counter() - start
+    summary = summarise(frame, bins=bins)
+    settings = (f"Settings: {replications} replications, {draws} draws + {tune} tuning steps × 2 chains (nutpie), "
+                f"ranks among {ranks - 1} thinned draws, seed {seed}; run time {seconds:.0f} s "
+                f"(`python run.py sbc --replications {replications} --draws {draws} --tune {tune} --ranks {ranks} "
+                f"--bins {bins} --seed {seed}`).")
+    write_sbc(frame, summary, out_dir, bins=bins, settings=settings)
+    out.print(summary.to_string(index=False), markup=False, highlight=False)
+    out.print(f"{seconds:.0f} s; [green]wrote[/] {out_dir}")
 
 
 @app.command()

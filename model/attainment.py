@@ -10,7 +10,10 @@ observed, share, count, pp change, cumulative total) and threshold :math:`c_k`,
 
 where cmp is ≥, >, ≤, <, a range, or "about": a floor with a tolerance (:math:`q \ge c - t`,
 t = 0.5 points for rates and shares, 2% of the threshold for levels), because exceeding a
-左右 target counts as meeting it in Chinese plan evaluation.
+左右 target counts as meeting it in Chinese plan evaluation. A printed ceiling of 0 on a positive
+quantity (劣Ⅴ类水体比例 ≤ 0%: "eliminate") means "below half a unit of the printed precision"
+(:math:`q \le 0.5`), as :func:`model.growth.censor_zeros` reads a printed 0 among the figures: a
+share on a logit scale is never exactly 0, so the literal reading would give P = 0 whatever happens.
 
 Evidence: the data's share in the answer is summarised by the *drift learning* of the target's
 quantity, :math:`1 - \mathrm{Var}_{post}(\mu)/\mathrm{Var}_{prior}(\mu)` (posterior contraction of the
@@ -25,7 +28,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .data import Dataset, formula_terms
+from .data import Dataset, formula_terms, half_unit
 from .fit import Fit
 from .operators import OP_OF_KIND, evaluate
 from .simulate import Paths
@@ -34,6 +37,7 @@ ABOUT_TOLERANCE = {"rate": 0.5, "level": 0.02}
 """Tolerance of 'about' targets: points for rates/shares/changes, fraction of the threshold for levels."""
 
 LOWER_IS_BETTER = ("<", "<=")
+POSITIVE_KINDS = ("level", "count", "share", "cumulative")
 
 
 GROWTH_KINDS = ("yoy_growth", "avg_growth", "cum_growth")
@@ -75,6 +79,17 @@ def target_quantity(paths: Paths, rows: pd.DataFrame) -> tuple[np.ndarray, np.nd
     for op, pos in index.rows.items():
         out[:, pos] = evaluate(op, cells, index.idx[op], index.weights[op])
     return out, ~np.isnan(out).all(axis=0)
+
+
+def read_threshold(threshold: float, comparator: str, kind: str, printed_half_unit: float | None = None) -> float:
+    """The threshold as the comparison should use it: a ceiling of 0 (or below) on a positive quantity is
+    half a unit of its printed precision (``printed_half_unit``; default: that of the number as written
+    by ``%g``, 0.5 for 0); any other threshold as printed."""
+    if comparator in LOWER_IS_BETTER and kind in POSITIVE_KINDS and threshold <= 0:
+        if printed_half_unit is None or pd.isna(printed_half_unit):
+            printed_half_unit = float(half_unit(pd.Series([f"{threshold:g}"])).iloc[0])
+        return float(printed_half_unit)
+    return float(threshold)
 
 
 def attained(q: np.ndarray, comparator: str, threshold: float, high: float | None, kind: str) -> np.ndarray:
@@ -243,13 +258,15 @@ def attainment_table(fit: Fit, paths: Paths, dataset: Dataset, target_ids: list[
             rec.update(drift_learning=learning, evidence=evidence_label(learning),
                        last_observed_year=_last_observed(fit, row.indicator))
         if rec["status"] == "evaluated":
-            hit = attained(q, row.comparator, float(threshold), row.threshold_high, row.kind)
+            printed = getattr(row, "threshold_half_unit", None) if rec["threshold_from"] == "document" else None
+            threshold = read_threshold(float(threshold), row.comparator, row.kind, printed)
+            hit = attained(q, row.comparator, threshold, row.threshold_high, row.kind)
             hits[row.target_id] = hit
             rec["p_attained"] = float(hit.mean())
             if q_prior is not None:
-                rec["p_prior"] = float(attained(q_prior[:, j], row.comparator, float(threshold),
+                rec["p_prior"] = float(attained(q_prior[:, j], row.comparator, threshold,
                                                 row.threshold_high, row.kind).mean())
-            need, pct, unit = _required(paths, row, float(threshold), rec["last_observed_year"])
+            need, pct, unit = _required(paths, row, threshold, rec["last_observed_year"])
             rec.update(required_rate=need, required_rate_unit=unit, required_rate_percentile=pct)
         records.append(rec)
     return pd.DataFrame(records), pd.DataFrame(hits)

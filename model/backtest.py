@@ -9,6 +9,10 @@
   (the 14th plan's 2025 growth target as the growth of every year, where the plan has one: a
   point forecast), and the *model with prior trends* (same paths, trend and volatility from the
   class priors). Skill = 1 − CRPS_model / CRPS_baseline on the figures both can score.
+* **13th-plan target record.** Fit on figures about 2015 and earlier, score P(attained) of the
+  13th plan's 2020 targets against what happened: Brier score against "every target is met" and
+  the base rate, its decomposition, and a reliability diagram (binned P against the share met,
+  with Wilson intervals).
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ from .predict import predictive_draws
 from .predict import summarise as summarise_draws
 
 LEVELS = (0.50, 0.80, 0.95)
+RELIABILITY_BINS = 5
+"""Equal-width bins of P(attained) for the reliability diagram and the Brier decomposition."""
 
 
 def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
@@ -142,11 +148,13 @@ def write_backtest(scores: pd.DataFrame, summary: pd.DataFrame, out_dir: str | P
            f"{r.crps:.3g} |" for r in scores.itertuples()]
     (out_dir / "backtest.md").write_text("\n".join(md) + "\n", encoding="utf-8")
     fig, ax = plt.subplots(figsize=(5, 3))
+    lo, hi = stats.binom.ppf([0.025, 0.975], len(scores), 0.1)
+    ax.axhspan(lo, hi, color="0.88", lw=0, label="95% band of a uniform PIT")
     ax.hist(scores["pit"], bins=np.linspace(0, 1, 11), color="#0072B2", edgecolor="white")
     ax.axhline(len(scores) / 10, color="#D55E00", ls="--", lw=1, label="uniform")
     ax.set_xlabel("PIT of later figures")
     ax.set_ylabel("figures")
-    ax.legend(frameon=False)
+    ax.legend(fontsize=8, facecolor="white", framealpha=1, edgecolor="none")
     fig.tight_layout()
     fig.savefig(out_dir / "pit_histogram.png", dpi=110)
     plt.close(fig)
@@ -154,18 +162,20 @@ def write_backtest(scores: pd.DataFrame, summary: pd.DataFrame, out_dir: str | P
 
 
 def plan13_record(dataset: data_mod.Dataset | None = None, draws: int = 1000, tune: int = 1000,
-                  seed: int = 20210525, n_paths: int = 4000) -> tuple[pd.DataFrame, pd.DataFrame]:
+                  seed: int = 20210525, n_paths: int = 4000, chains: int = 2
+                  ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Score P(attained) of the 13th plan's 2020 targets from a fit on figures about 2015 and earlier.
 
     The outcome of a target is read from the 2020 figure of the same indicator and kind (专栏1's
-    实现情况 column). Returns per-target rows and a summary: Brier score of the model, of "every
-    target is met" and of the historical base rate, with the model's reliability/resolution split.
+    实现情况 column). Returns per-target rows, a summary (Brier score of the model, of "every
+    target is met" and of the historical base rate, with the model's Brier decomposition) and the
+    reliability table (:func:`reliability_table`).
     """
-    from .attainment import attained, attainment_table
+    from .attainment import attained, attainment_table, read_threshold
     from .simulate import simulate
 
     dataset = dataset or data_mod.shipped()
-    f = fit(dataset, data_through=2015, draws=draws, tune=tune, seed=seed)
+    f = fit(dataset, data_through=2015, draws=draws, tune=tune, chains=chains, seed=seed)
     tg = dataset.targets[(dataset.targets["plan"] == "p13") & dataset.targets["threshold"].notna()]
     obs = dataset.observations
     rows = []
@@ -173,7 +183,8 @@ def plan13_record(dataset: data_mod.Dataset | None = None, draws: int = 1000, tu
         o = obs[(obs["indicator"] == t.indicator) & (obs["year"] == t.year) & (obs["kind"] == t.kind)
                 & (obs["comparator"] == "=")]
         if len(o):
-            met = bool(attained(np.array([o["value"].iloc[0]]), t.comparator, t.threshold, t.threshold_high, t.kind)[0])
+            threshold = read_threshold(t.threshold, t.comparator, t.kind, t.threshold_half_unit)
+            met = bool(attained(np.array([o["value"].iloc[0]]), t.comparator, threshold, t.threshold_high, t.kind)[0])
             rows.append((t.target_id, o["value"].iloc[0], met))
     outcome = pd.DataFrame(rows, columns=["target_id", "outcome", "met"]).set_index("target_id")
     paths = simulate(f, 2020, n_paths, seed)
@@ -183,16 +194,114 @@ def plan13_record(dataset: data_mod.Dataset | None = None, draws: int = 1000, tu
     o = scored["met"].astype(float).to_numpy()
     p = scored["p_attained"].to_numpy()
     base = o.mean() if len(o) else np.nan
-    bins = np.clip((p * 5).astype(int), 0, 4)
-    rel = sum(((p[bins == b].mean() - o[bins == b].mean()) ** 2) * (bins == b).sum() for b in np.unique(bins)) / len(p)
-    res = sum(((o[bins == b].mean() - base) ** 2) * (bins == b).sum() for b in np.unique(bins)) / len(p)
+    d = brier_decomposition(p, o)
     summary = pd.DataFrame([
         ("targets scored (13th plan, outcome known, model evaluable)", len(p), f"of {len(tg)} with a threshold"),
         ("share of targets met", base, "historical base rate"),
-        ("Brier score, model", np.mean((p - o) ** 2), f"fit {f.diagnostics.flag()}"),
+        ("Brier score, model", d["brier"], f"fit {f.diagnostics.flag()}"),
         ("Brier score, 'every target is met'", np.mean((1 - o) ** 2), "p = 1 for all"),
         ("Brier score, base rate", np.mean((base - o) ** 2), "p = share met (in-sample, flatters the baseline)"),
-        ("reliability (lower is better)", rel, "Murphy decomposition, 5 bins"),
-        ("resolution (higher is better)", res, "Murphy decomposition, 5 bins"),
+        ("reliability (lower is better)", d["reliability"], f"Murphy decomposition, {RELIABILITY_BINS} bins"),
+        ("resolution (higher is better)", d["resolution"], f"Murphy decomposition, {RELIABILITY_BINS} bins"),
+        ("uncertainty", d["uncertainty"], "base rate × (1 − base rate)"),
+        ("within-bin variance", d["within_variance"], "of P(attained) around its bin mean"),
+        ("within-bin covariance", d["within_covariance"],
+         "Brier = reliability − resolution + uncertainty + within-bin variance − 2 × within-bin covariance"),
     ], columns=["measure", "value", "detail"])
-    return scored.reset_index(), summary
+    return scored.reset_index(), summary, reliability_table(p, o)
+
+
+def _bin(p: np.ndarray, bins: int) -> np.ndarray:
+    """Equal-width probability bins [0, 1/bins), …, [1 − 1/bins, 1]."""
+    return np.clip((np.asarray(p) * bins).astype(int), 0, bins - 1)
+
+
+def brier_decomposition(p: np.ndarray, o: np.ndarray, bins: int = RELIABILITY_BINS) -> dict[str, float]:
+    r"""Brier score and its decomposition over equal-width bins of the forecasts (Stephenson et al. 2008):
+
+    .. math::
+
+        BS = \underbrace{\tfrac1N\sum_k n_k(\bar p_k-\bar o_k)^2}_{\text{reliability}}
+           - \underbrace{\tfrac1N\sum_k n_k(\bar o_k-\bar o)^2}_{\text{resolution}}
+           + \underbrace{\bar o(1-\bar o)}_{\text{uncertainty}}
+           + \underbrace{\tfrac1N\sum_i (p_i-\bar p_{k(i)})^2}_{\text{within-bin variance}}
+           - 2\,\underbrace{\tfrac1N\sum_i (p_i-\bar p_{k(i)})(o_i-\bar o_{k(i)})}_{\text{within-bin covariance}}
+
+    exactly (Murphy's three terms add up only when all forecasts in a bin are equal).
+    """
+    p, o = np.asarray(p, float), np.asarray(o, float)
+    n = len(p)
+    if n == 0:
+        return dict.fromkeys(("brier", "reliability", "resolution", "uncertainty", "within_variance",
+                              "within_covariance"), np.nan)
+    k = _bin(p, bins)
+    base = o.mean()
+    rel = res = wbv = wbc = 0.0
+    for b in np.unique(k):
+        sel = k == b
+        pb, ob = p[sel].mean(), o[sel].mean()
+        rel += sel.sum() * (pb - ob) ** 2
+        res += sel.sum() * (ob - base) ** 2
+        wbv += ((p[sel] - pb) ** 2).sum()
+        wbc += ((p[sel] - pb) * (o[sel] - ob)).sum()
+    return dict(brier=float(np.mean((p - o) ** 2)), reliability=rel / n, resolution=res / n,
+                uncertainty=float(base * (1 - base)), within_variance=wbv / n, within_covariance=wbc / n)
+
+
+def reliability_table(p: np.ndarray, o: np.ndarray, bins: int = RELIABILITY_BINS) -> pd.DataFrame:
+    """Per probability bin: targets, mean P(attained), share met and its 95% Wilson interval."""
+    p, o = np.asarray(p, float), np.asarray(o, float)
+    k = _bin(p, bins)
+    rows = []
+    for b in range(bins):
+        sel = k == b
+        n, met = int(sel.sum()), int(o[sel].sum())
+        lo, hi = wilson(met, n)
+        rows.append(dict(bin_low=b / bins, bin_high=(b + 1) / bins, targets=n, met=met,
+                         mean_p=p[sel].mean() if n else np.nan, share_met=met / n if n else np.nan,
+                         share_met_low=lo, share_met_high=hi))
+    return pd.DataFrame(rows)
+
+
+def write_plan13(record: pd.DataFrame, summary: pd.DataFrame, reliability: pd.DataFrame, out_dir: str | Path) -> Path:
+    """``plan13_record.csv``, ``plan13_summary.csv``, ``reliability.csv``, a reliability diagram, and a section
+    appended to ``backtest.md`` (written first by :func:`write_backtest`)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    record.to_csv(out_dir / "plan13_record.csv", index=False)
+    summary.to_csv(out_dir / "plan13_summary.csv", index=False)
+    reliability.to_csv(out_dir / "reliability.csv", index=False)
+    md = ["", "## 13th-plan target record (fit on figures about 2015 and earlier)", "",
+          "| measure | value | detail |", "|---|---|---|"]
+    md += [f"| {r.measure} | {r.value:.3f} | {r.detail} |" for r in summary.itertuples()]
+    md += ["", "### Reliability (reliability_diagram.png)", "",
+           "| P(attained) | targets | mean P | share met | 95% interval |", "|---|---|---|---|---|"]
+    md += [f"| {r.bin_low:.1f}–{r.bin_high:.1f} | {r.targets} | {r.mean_p:.2f} | {r.share_met:.2f} | "
+           f"[{r.share_met_low:.2f}, {r.share_met_high:.2f}] |" if r.targets else
+           f"| {r.bin_low:.1f}–{r.bin_high:.1f} | 0 | | | |" for r in reliability.itertuples()]
+    with open(out_dir / "backtest.md", "a", encoding="utf-8") as fh:
+        fh.write("\n".join(md) + "\n")
+
+    used = reliability[reliability["targets"] > 0]
+    fig, ax = plt.subplots(figsize=(4.2, 4.2))
+    ax.plot([0, 1], [0, 1], color="0.6", ls="--", lw=1, label="perfect reliability")
+    ax.errorbar(used["mean_p"], used["share_met"],
+                yerr=[used["share_met"] - used["share_met_low"], used["share_met_high"] - used["share_met"]],
+                fmt="o", color="#0072B2", capsize=3, label="share met (95% Wilson interval)")
+    for r in used.itertuples():
+        ax.annotate(f"n={r.targets}", (r.mean_p, r.share_met), textcoords="offset points", xytext=(6, -10), fontsize=8)
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel("P(attained), bin mean")
+    ax.set_ylabel("share of targets met")
+    ax.set_title("13th-plan targets: reliability", fontsize=10)
+    ax.legend(frameon=False, fontsize=8, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(out_dir / "reliability_diagram.png", dpi=110)
+    plt.close(fig)
+    return out_dir

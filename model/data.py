@@ -291,6 +291,14 @@ def _validate_targets(frame: pd.DataFrame, path: Path, catalogue: pd.DataFrame, 
         problems.append(f"{path.name}: target_id {dup!r} is used more than once")
 
 
+def half_unit(printed: pd.Series) -> pd.Series:
+    """Reported precision of printed numbers: "5.6" is known to ±0.05, "318" to ±0.5 (half a unit of
+    the last digit); NaN where nothing is printed."""
+    printed = printed.astype(str).str.strip()
+    decimals = printed.str.extract(r"\.(\d+)$")[0].str.len().fillna(0)
+    return (0.5 * 10.0 ** (-decimals.astype(float))).where(printed.ne("") & printed.ne("nan"))
+
+
 def read_observations(path: Path, catalogue: pd.DataFrame, problems: list[str]) -> pd.DataFrame | None:
     """Read and check one observations file (shipped or user-supplied); problems are appended."""
     frame = _read_csv(path, OBSERVATION_COLUMNS, problems)
@@ -300,10 +308,9 @@ def read_observations(path: Path, catalogue: pd.DataFrame, problems: list[str]) 
     _validate_observations(frame, path, catalogue, problems)
     if len(problems) > before:
         return None
-    # Reported precision: "5.6" is known to ±0.05, "318" to ±0.5 (half a unit of the last digit).
-    decimals = frame["value"].str.extract(r"\.(\d+)$")[0].str.len().fillna(0)
+    precision = half_unit(frame["value"])
     frame = _typed(frame, ["value"], ["year", "span_start", "line"])
-    frame["half_unit"] = 0.5 * 10.0 ** (-decimals.astype(float))
+    frame["half_unit"] = precision
     frame["file"] = path.name
     return frame
 
@@ -367,6 +374,7 @@ def load(data_dir: str | Path | None = None, extra: list[str | Path] | tuple = (
     if problems:
         raise DataError(_seed_folder_missing(problems))
     observations = pd.concat(frames, ignore_index=True)
+    targets["threshold_half_unit"] = half_unit(targets["threshold"])
     targets = _typed(targets, ["threshold", "threshold_high", "base_value"], ["year", "span_start", "base_year", "line"])
     return Dataset(catalogue, observations, targets.set_index("target_id", drop=False))
 

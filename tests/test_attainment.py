@@ -50,3 +50,21 @@ def test_joint_results():
     assert j["all binding (约束性) targets"] == 0.75
     assert j["at least 1 of 2"] == 0.75
     assert corr.loc["a", "b"] == pytest.approx(np.corrcoef([1, 1, 0, 1], [1, 0, 0, 1])[0, 1])
+
+
+def test_printed_zero_ceiling_is_half_a_unit(dataset):
+    """'≤ 0%' of a share (eliminate worse-than-V water) is read as below half a unit of the printed 0."""
+    from model.attainment import read_threshold
+
+    t = dataset.targets.loc["p13_worse_than_v_water_share"]
+    assert t["threshold"] == 0 and t["threshold_half_unit"] == 0.5
+    assert read_threshold(t["threshold"], t["comparator"], t["kind"], t["threshold_half_unit"]) == 0.5
+    assert read_threshold(0.0, "<=", "share", 0.05) == 0.05  # printed "0.0"
+    assert read_threshold(0.0, "<", "count") == 0.5  # no printed form (scenario override): as %g prints it
+    assert read_threshold(-30.0, "<=", "cum_growth", 0.5) == -30.0  # growth can be negative: as printed
+    assert read_threshold(0.0, ">=", "share", 0.5) == 0.0
+    assert read_threshold(3.5, "<=", "share", 0.05) == 3.5
+    share = 100 / (1 + np.exp(-np.random.default_rng(0).normal(-5, 1, 10_000)))  # a logit-scale share near 0.7%
+    assert attained(share, "<=", 0.0, None, "share").mean() == 0
+    assert attained(share, "<=", read_threshold(0.0, "<=", "share", 0.5), None, "share").mean() == pytest.approx(
+        (share <= 0.5).mean())

@@ -40,3 +40,49 @@ def test_calibration_of_pit_on_simulated_truth():
     assert stats.kstest(s["pit"], "uniform").pvalue > 0.01
     cover = ((truth >= s["q10"]) & (truth <= s["q90"])).mean()
     assert 0.72 < cover < 0.88
+
+
+def test_brier_decomposition_adds_up_and_reliability_table():
+    from model.backtest import brier_decomposition, reliability_table
+
+    rng = np.random.default_rng(2)
+    p = rng.uniform(0, 1, 60)
+    o = (rng.uniform(0, 1, 60) < p).astype(float)
+    d = brier_decomposition(p, o)
+    assert d["brier"] == pytest.approx(np.mean((p - o) ** 2))
+    parts = d["reliability"] - d["resolution"] + d["uncertainty"] + d["within_variance"] - 2 * d["within_covariance"]
+    assert parts == pytest.approx(d["brier"], abs=1e-12)
+    same = brier_decomposition(np.repeat([0.1, 0.5, 0.9], 4), o[:12])  # one forecast per bin: Murphy's three terms
+    assert same["within_variance"] == same["within_covariance"] == 0
+    table = reliability_table(p, o)
+    assert table["targets"].sum() == 60 and table["met"].sum() == o.sum()
+    used = table[table["targets"] > 0]
+    assert ((used["share_met_low"] <= used["share_met"]) & (used["share_met"] <= used["share_met_high"])).all()
+    assert ((used["mean_p"] >= used["bin_low"]) & (used["mean_p"] <= used["bin_high"])).all()
+
+
+def test_plan13_record_end_to_end(dataset, tmp_path):
+    """Fit on figures about 2015 and earlier (short chains, cached), score the 13th plan's targets."""
+    from model.backtest import plan13_record, write_plan13
+
+    record, summary, reliability = plan13_record(dataset, draws=150, tune=150, seed=11, n_paths=800)
+    assert {"target_id", "indicator", "comparator", "threshold", "p_attained", "outcome", "met", "evidence"} <= set(
+        record.columns)
+    assert (record["status"] == "evaluated").all() and record["p_attained"].between(0, 1).all()
+    assert record["target_id"].str.startswith("p13_").all() and len(record) >= 15
+    water = record.set_index("target_id").loc["p13_worse_than_v_water_share"]
+    assert water["met"] and water["p_attained"] > 0  # a printed ceiling of 0 is "below 0.5%", not impossible
+    v = summary.set_index("measure")["value"]
+    o = record["met"].astype(float)
+    assert v["Brier score, model"] == pytest.approx(np.mean((record["p_attained"] - o) ** 2))
+    assert v["Brier score, 'every target is met'"] == pytest.approx(np.mean((1 - o) ** 2))
+    assert v["Brier score, base rate"] == pytest.approx(np.mean((o.mean() - o) ** 2))
+    parts = (v["reliability (lower is better)"] - v["resolution (higher is better)"] + v["uncertainty"]
+             + v["within-bin variance"] - 2 * v["within-bin covariance"])
+    assert parts == pytest.approx(v["Brier score, model"], abs=1e-9)
+    assert reliability["targets"].sum() == len(record)
+    (tmp_path / "backtest.md").write_text("# Vintage backtest\n", encoding="utf-8")
+    write_plan13(record, summary, reliability, tmp_path)
+    for name in ("plan13_record.csv", "plan13_summary.csv", "reliability.csv", "reliability_diagram.png"):
+        assert (tmp_path / name).stat().st_size > 0, name
+    assert "13th-plan target record" in (tmp_path / "backtest.md").read_text(encoding="utf-8")

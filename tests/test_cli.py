@@ -117,3 +117,8 @@ def test_data_option_adds_user_rows(tmp_path):
     r = runner.invoke(app, ["run", "scenarios/baseline.yaml", "--data", str(extra), "--out", str(tmp_path / "no")])
     assert r.exit_code == 1 and "extra.csv row 2: unit" in r.output
     assert not (tmp_path / "no").exists()
+
+
+def test_sbc_checks_its_bins_before_sampling():
+    r = runner.invoke(app, ["sbc", "--ranks", "50", "--bins", "7"])
+    assert r.exit_code == 2 and "--bins 7 must divide --ranks 50" in r.output
