@@ -84,12 +84,15 @@ def target_quantity(paths: Paths, rows: pd.DataFrame) -> tuple[np.ndarray, np.nd
 def read_threshold(threshold: float, comparator: str, kind: str, printed_half_unit: float | None = None) -> float:
     """The threshold as the comparison should use it: a ceiling of 0 (or below) on a positive quantity is
     half a unit of its printed precision (``printed_half_unit``; default: that of the number as written
-    by ``%g``, 0.5 for 0); any other threshold as printed."""
-    if comparator in LOWER_IS_BETTER and kind in POSITIVE_KINDS and threshold <= 0:
-        if printed_half_unit is None or pd.isna(printed_half_unit):
-            printed_half_unit = float(half_unit(pd.Series([f"{threshold:g}"])).iloc[0])
-        return float(printed_half_unit)
-    return float(threshold)
+    by ``%g``, 0.5 for 0), and a floor of 100% on a share (a logit path never reaches it) is 100 minus
+    half a unit; any other threshold as printed."""
+    zero_ceiling = comparator in LOWER_IS_BETTER and kind in POSITIVE_KINDS and threshold <= 0
+    full_floor = comparator in (">=", ">", "=") and kind == "share" and threshold >= 100
+    if not (zero_ceiling or full_floor):
+        return float(threshold)
+    if printed_half_unit is None or pd.isna(printed_half_unit):
+        printed_half_unit = float(half_unit(pd.Series([f"{threshold:g}"])).iloc[0])
+    return float(printed_half_unit) if zero_ceiling else 100.0 - float(printed_half_unit)
 
 
 def attained(q: np.ndarray, comparator: str, threshold: float, high: float | None, kind: str) -> np.ndarray:

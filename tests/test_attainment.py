@@ -64,6 +64,8 @@ def test_printed_zero_ceiling_is_half_a_unit(dataset):
     assert read_threshold(-30.0, "<=", "cum_growth", 0.5) == -30.0  # growth can be negative: as printed
     assert read_threshold(0.0, ">=", "share", 0.5) == 0.0
     assert read_threshold(3.5, "<=", "share", 0.05) == 3.5
+    assert read_threshold(100.0, ">=", "share", 0.5) == 99.5  # "all sections": printed 100 reads as ≥ 99.5
+    assert read_threshold(100.0, "<=", "share", 0.5) == 100.0
     share = 100 / (1 + np.exp(-np.random.default_rng(0).normal(-5, 1, 10_000)))  # a logit-scale share near 0.7%
     assert attained(share, "<=", 0.0, None, "share").mean() == 0
     assert attained(share, "<=", read_threshold(0.0, "<=", "share", 0.5), None, "share").mean() == pytest.approx(
