@@ -40,13 +40,13 @@ from pymc.model.fgraph import ModelObservedRV, fgraph_from_model, model_from_fgr
 from scipy import stats
 
 from . import data as data_mod
+from .growth import POINT
 from .layout import Layout, build_layout
 
 SBC_INDICATORS = ("gdp", "urbanization_rate", "high_tech_enterprises")
 """GDP (nominal levels, real yoy and 5-year average growth; brings the deflator), a share with a
 pp change, and a count: the kinds of figures the targets rest on."""
 HORIZON = 2025
-POINT = ("=", "about")
 
 
 def template(dataset: data_mod.Dataset, indicators=SBC_INDICATORS) -> pd.DataFrame:
