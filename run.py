@@ -287,8 +287,8 @@ def posterior(as_of: Optional[str] = typer.Option("2024-03-31", help="Vintage of
 
 @app.command()
 def backtest(as_of: str = typer.Option("2021-05-25", help="Vintage of the fit being scored."),
-             draws: int = typer.Option(1500, help="Posterior draws per chain."),
-             tune: int = typer.Option(1000, help="Tuning steps per chain."),
+             draws: int = typer.Option(3000, help="Posterior draws per chain."),
+             tune: int = typer.Option(2000, help="Tuning steps per chain."),
              out_dir: Path = typer.Option(Path("results/backtest"), "--out", help="Folder for the scores.")):
     """Fit as of an earlier vintage and score its forecasts of every later figure; score the 13th plan's record."""
     from model.backtest import plan13_record, vintage_backtest, write_backtest, write_plan13

@@ -42,7 +42,7 @@ The command line ``python run.py --help`` (run, compare, report, data, targets, 
 posterior, backtest, schema) is a thin shell over these functions. Documentation: README.md and
 docs/ (methodology, data dictionary and how to add data, scenario reference, reading the table);
 worked examples in examples/. Other modules: ``priors`` (class priors, justified), ``operators``
-(observation operators), ``layout`` (grid), ``growth`` (the PyMC model), ``prior_only``,
+(observation operators), ``layout`` (grid), ``growth`` (the PyMC model), ``sparse`` (indicators with few figures, by importance resampling),
 ``predict`` (predictive draws and scores), ``backtest``, ``report``, ``charts``, ``fans`` (fan charts of
 every target).
 """

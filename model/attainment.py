@@ -25,6 +25,8 @@ posterior (same observed starting point). Label: ``data`` (learning ≥ 0.5), ``
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 
@@ -58,14 +60,15 @@ def unanchored_fitted(fit: Fit) -> set[str]:
     from .layout import anchors
 
     layout, obs = fit.layout, fit.observations
-    anchored = set(anchors(layout, obs)[0])
+    anchored = set(anchors(layout, obs)[0]) | set(obs.loc[obs["kind"] == "cumulative", "indicator"])
     levels = set(obs.loc[obs["kind"].isin(["level", "count", "share"]), "indicator"])
     for _ in range(3):
         for d in layout.derived:
             a, b = formula_terms(layout.catalogue.at[d, "links"])
             if d in levels and (a in anchored or b in anchored):
                 anchored |= {a, b}
-    return set(layout.base) - anchored - set(fit.unanchored) - {"gdp_deflator"}
+    sampled = set(json.loads(fit.idata.attrs.get("fitted", "[]")))
+    return sampled - anchored - {"gdp_deflator"}
 
 
 def target_quantity(paths: Paths, rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:

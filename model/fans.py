@@ -318,7 +318,8 @@ def _draw_target(ax, panel: Panel, t: pd.Series, legend: dict) -> None:
 def page_size(n_panels: int) -> tuple[float, float]:
     """Figure size (inches) of a page with ``n_panels`` panels: A4 width, one row per COLS panels."""
     rows = max(1, math.ceil(n_panels / COLS))
-    return A4_WIDTH_IN, HEADER_IN + rows * PANEL_HEIGHT_IN + LEGEND_IN
+    height = HEADER_IN + rows * PANEL_HEIGHT_IN + LEGEND_IN
+    return A4_WIDTH_IN, round(height * DPI) / DPI  # a whole number of pixels (matplotlib truncates)
 
 
 def write_pages(panels: list[Panel], docs: dict, out_dir: Path, stem: str, heading: str,

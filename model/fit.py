@@ -25,9 +25,14 @@ from . import priors
 from .layout import Layout, build_layout
 
 CACHE_DIR = data_mod.ROOT / ".cache" / "fits"
-MODEL_SOURCES = ("growth.py", "layout.py", "operators.py", "priors.py", "fit.py", "prior_only.py")
+MODEL_SOURCES = ("growth.py", "layout.py", "operators.py", "priors.py", "fit.py", "sparse.py")
 SAMPLER = "nutpie"
 QUANTILES = (0.05, 0.10, 0.25, 0.50, 0.75, 0.90, 0.95)
+STORED_DRAWS = 1500
+"""Draws per chain kept on disk (thinned evenly): the paths of 345 indicators are 40 MB per 1000 draws."""
+WEAK_ESS = 5.0
+"""A sparse indicator whose importance weights have a mean Kish ESS below this (per posterior draw) is named
+in every output: its few figures sit far in the tails of its class prior (poverty incidence 17.5% → 0.07%)."""
 
 
 @dataclass(frozen=True)
@@ -36,10 +41,10 @@ class FitSettings:
 
     as_of: str | None = None
     data_through: int | None = None
-    draws: int = 1500
-    tune: int = 1000
+    draws: int = 3000
+    tune: int = 2000
     chains: int = 2
-    target_accept: float = 0.95
+    target_accept: float = 0.99
     seed: int = 20210525
 
     def as_dict(self) -> dict:
@@ -55,6 +60,7 @@ class Diagnostics:
     min_ess_tail: float
     divergences: int
     seconds: float
+    weak_sparse: list[str] = field(default_factory=list)
     ok: bool = field(init=False)
 
     def __post_init__(self):
@@ -66,10 +72,15 @@ class Diagnostics:
 
     def flag(self) -> str:
         """One line for every output: 'converged' or what failed."""
+        from .sparse import PROPOSALS
+
+        weak = (f"; importance weights nearly degenerate (ESS < {WEAK_ESS:g} of {PROPOSALS}, data far in the tails of "
+                f"the class prior) for {', '.join(self.weak_sparse)}" if self.weak_sparse else "")
         if self.ok:
-            return "converged"
+            return "converged" + weak
         return (f"NOT CONVERGED (max R-hat {self.max_rhat:.3f}, min bulk ESS {self.min_ess_bulk:.0f}, "
-                f"min tail ESS {self.min_ess_tail:.0f}, {self.divergences} divergences): treat results with caution")
+                f"min tail ESS {self.min_ess_tail:.0f}, {self.divergences} divergences): treat results with caution"
+                + weak)
 
 
 def package_versions() -> dict[str, str]:
@@ -137,8 +148,9 @@ class Fit:
 
     def draws(self, name: str) -> np.ndarray:
         """Posterior draws with chains stacked first: (n_draws, ...). ``x``, ``mu`` and ``sigma``
-        cover every base indicator (fitted and prior-only)."""
-        if name in ("x", "mu", "sigma"):
+        cover every base indicator (sampled and sparse); ``sigma_class``, ``noise_level`` and
+        ``noise_growth`` (floors included) every class (``klass_all``)."""
+        if name in ("x", "mu", "sigma", "sigma_class", "noise_level", "noise_growth"):
             name = f"{name}_all"
         return _stack(self.idata.posterior[name].to_numpy())
 
@@ -146,6 +158,18 @@ class Fit:
     def unanchored(self) -> list[str]:
         """Indicators with no level figure: their level is unknown (only growth can be evaluated)."""
         return json.loads(self.idata.attrs.get("unanchored", "[]"))
+
+    @property
+    def sparse_ess(self) -> dict[str, float]:
+        """Mean Kish effective sample size of the importance weights per sparse indicator (of
+        :data:`model.sparse.PROPOSALS` proposals per draw): near 1 means the draws are poor."""
+        return json.loads(self.idata.attrs.get("sparse_ess", "{}"))
+
+    @property
+    def timings(self) -> dict[str, float]:
+        """Seconds spent building and compiling the model (0 when this process had compiled it), sampling,
+        and drawing the sparse indicators, when the fit was computed (not loaded from the cache)."""
+        return json.loads(self.idata.attrs.get("timings", "{}"))
 
     @property
     def last_year(self) -> int:
@@ -172,7 +196,7 @@ def _diagnostics(idata: az.InferenceData, seconds: float) -> Diagnostics:
 
 
 def fit(dataset: data_mod.Dataset | None = None, as_of: str | None = None, data_through: int | None = None,
-        seed: int = 20210525, draws: int = 1500, tune: int = 1000, chains: int = 2,
+        seed: int = FitSettings.seed, draws: int = FitSettings.draws, tune: int = FitSettings.tune, chains: int = 2,
         cache: bool = True, progress: bool = False) -> Fit:
     """Fit the growth model on the figures published by ``as_of`` (and referring to years ≤ ``data_through``).
 
@@ -213,29 +237,44 @@ def fit(dataset: data_mod.Dataset | None = None, as_of: str | None = None, data_
         diag = Diagnostics(**{k: v for k, v in json.loads(idata.attrs["diagnostics"]).items() if k != "ok"})
         return Fit(layout, obs, idata, diag, settings, key, from_cache=True)
 
-    from .growth import build_model
+    from .growth import build_model, distinct_figures
     from .layout import data_rich
-    from .prior_only import draw_prior_only
+    from .sparse import draw_sparse
 
     fitted = layout.subset(data_rich(layout, obs, dataset.targets))
-    fobs = obs[obs["indicator"].isin(fitted.indicators)].reset_index(drop=True)
-    model = build_model(fitted, fobs, fitted.index(fobs))
+    timings = {}
     start = time.perf_counter()
-    idata = _sample(model, settings, progress)
-    seconds = time.perf_counter() - start
+    structure = _cache_key(obs, FitSettings(), dataset)  # the model's data and code, not the sampler settings
+    if structure not in _COMPILED:
+        fobs = distinct_figures(obs[obs["indicator"].isin(fitted.indicators)])
+        _COMPILED[structure] = _compile(build_model(fitted, fobs, fitted.index(fobs)))
+    timings["build and compile"] = time.perf_counter() - start
+    start = time.perf_counter()
+    idata = _sample(_COMPILED[structure], settings, progress)
+    seconds = timings["sample"] = time.perf_counter() - start
     diag = _diagnostics(idata, seconds)
+    step = -(-settings.draws // STORED_DRAWS)  # diagnostics on every draw; store a thinned sample
+    idata = idata.isel(draw=slice(None, None, step))
     post = {k: _stack(idata.posterior[k].to_numpy()) for k in ("x", "mu", "sigma", "sigma_class")}
-    post["noise_level"] = _stack(idata.posterior["source_noise_level"].to_numpy()) + priors.NOISE_FLOOR_LEVEL
+    for fam, floor in (("level", priors.NOISE_FLOOR_LEVEL), ("growth", priors.NOISE_FLOOR_GROWTH)):
+        post[f"noise_{fam}"] = _stack(idata.posterior[f"source_noise_{fam}"].to_numpy()) + floor
     post["classes"] = list(idata.posterior["klass"].to_numpy())
-    full, unanchored = draw_prior_only(layout, fitted, post, obs, seed)
+    post["sigma_class"] = class_scale(fitted, post, np.random.default_rng(seed))
+    start = time.perf_counter()
+    full, unanchored, ess = draw_sparse(layout, fitted, post, obs, seed)
+    timings["sparse indicators"] = time.perf_counter() - start
+    diag.weak_sparse = sorted(i for i, e in ess.items() if e < WEAK_ESS)
     shape = idata.posterior["mu"].shape[:2]
-    for name, arr in full.items():
-        dims = ("chain", "draw", "series", "year")[: arr.ndim + 1]
+    for name in ("x", "mu", "sigma", "sigma_class", "noise_level", "noise_growth"):
+        arr = full[name]
+        dims = ("chain", "draw", "klass_all" if name in ("sigma_class", "noise_level", "noise_growth") else "series",
+                "year")[: arr.ndim + 1]
         idata.posterior[f"{name}_all"] = (dims, arr.reshape(*shape, *arr.shape[1:]))
-    idata.posterior = idata.posterior.assign_coords(series=layout.base)
+    idata.posterior = idata.posterior.assign_coords(series=layout.base, klass_all=full["classes"])
     idata.attrs.update(diagnostics=json.dumps(diag.as_dict()), settings=json.dumps(settings.as_dict()),
                        versions=json.dumps(package_versions()), data_hash=data_hash(obs),
-                       fitted=json.dumps(fitted.base), unanchored=json.dumps(unanchored))
+                       fitted=json.dumps(fitted.base), unanchored=json.dumps(unanchored),
+                       sparse_ess=json.dumps(ess), timings=json.dumps(timings))
     if cache:
         CACHE_DIR.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
@@ -244,24 +283,50 @@ def fit(dataset: data_mod.Dataset | None = None, as_of: str | None = None, data_
     return Fit(layout, obs, idata, diag, settings, key)
 
 
+def class_scale(fitted: Layout, post: dict, rng) -> np.ndarray:
+    """Class volatility draws (n, n_classes). A class with one sampled member was sampled as that member's
+    volatility (:func:`model.growth.build_model`); its class scale is drawn from its exact conditional,
+    log σ_c | log σ_i ~ N(log v + ρ (log σ_i − log v), ρ s_i²), ρ = s_c² / (s_c² + s_i²)."""
+    out = post["sigma_class"].copy()
+    members = [[i for i in fitted.base if fitted.klass(i) == c] for c in post["classes"]]
+    sc2, si2 = priors.VOL_CLASS_SPREAD**2, priors.VOL_INDICATOR_SPREAD**2
+    rho = sc2 / (sc2 + si2)
+    for k, (c, who) in enumerate(zip(post["classes"], members)):
+        if len(who) == 1:
+            centre = np.log(priors.CLASS_PRIORS[c].vol)
+            out[:, k] = np.exp(centre + rho * (np.log(out[:, k]) - centre)
+                               + np.sqrt(rho * si2) * rng.standard_normal(len(out)))
+    return out
+
+
 def _stack(arr: np.ndarray) -> np.ndarray:
     return arr.reshape((-1, *arr.shape[2:]))
 
 
-def _sample(model, settings: FitSettings, progress: bool) -> az.InferenceData:
-    """NUTS via nutpie (low-rank mass matrix: the paths are correlated) or PyMC's sampler as fallback."""
+_COMPILED: dict[str, object] = {}
+"""Compiled models of this process by data and code: a refit with other sampler settings or seed reuses one."""
+
+
+def _compile(model):
+    """The model compiled for nutpie (numba), or the PyMC model itself when nutpie is missing."""
     try:
         import nutpie
     except ImportError:
-        nutpie = None
-    if nutpie is not None and SAMPLER == "nutpie":
-        compiled = nutpie.compile_pymc_model(model)
+        return model
+    return nutpie.compile_pymc_model(model) if SAMPLER == "nutpie" else model
+
+
+def _sample(compiled, settings: FitSettings, progress: bool) -> az.InferenceData:
+    """NUTS via nutpie (low-rank mass matrix: the paths are correlated) or PyMC's sampler as fallback."""
+    import pymc as pm
+
+    if not isinstance(compiled, pm.Model):
+        import nutpie
+
         return nutpie.sample(compiled, draws=settings.draws, tune=settings.tune, chains=settings.chains,
                              cores=min(settings.chains, 2), seed=settings.seed, progress_bar=progress,
                              target_accept=settings.target_accept, low_rank_modified_mass_matrix=True)
-    import pymc as pm
-
-    with model:
+    with compiled:
         return pm.sample(draws=settings.draws, tune=settings.tune, chains=settings.chains,
                          cores=min(settings.chains, 2), random_seed=settings.seed,
                          target_accept=settings.target_accept, progressbar=progress,

@@ -35,20 +35,23 @@ alternatives were tried and rejected because they made the posterior multimodal 
 document is wrong", "which figure is the outlier"): an error per document, and Student-t errors.
 
 **Parameterisation.** Where point figures pin the change of a path over a span
-(:func:`pinned_spans`: levels of 2015 and 2020, an average growth 2016–20, ...) and an indicator
-has at least two such spans, the span's n steps are drawn as a centred sum plus a
-non-centred Brownian bridge,
+(:func:`pinned_spans`: levels of 2015 and 2020, an average growth 2016–20, for the deflator nominal
+levels with the real change between them), the span's n steps are drawn as a centred sum plus a
+non-centred bridge,
 
 .. math::
 
-    \Delta \sim \mathcal N(n\mu_i,\; n\sigma_i^2), \qquad
-    (x_{i,a+1}-x_{i,a}, \dots, x_{i,b}-x_{i,b-1}) = \Delta/n + \sigma_i H_n^\top \eta, \quad \eta \sim \mathcal N(0, I_{n-1})
+    \Delta \sim \mathcal N(n\mu_i,\; \sigma_i^2 V), \qquad
+    s_t = \mu_i + \frac{v_t}{V}(\Delta - n\mu_i) + \sigma_i\Big(\sqrt{v_t}\,e_t - \frac{v_t}{V}\sum_u \sqrt{v_u}\,e_u\Big),
+    \quad e \sim \mathcal N(0, I_n),\; V = \textstyle\sum_t v_t
 
-(:math:`H_n` the Helmert contrasts, so the steps have covariance :math:`\sigma_i^2(I - J/n)` given
-their sum: exactly the conditional of iid steps). The prior is unchanged; the geometry is not:
-data-pinned sums are centred (no funnel where the data are sharp), everything else stays
-non-centred. Fiscal revenue's coal-boom jump (+37%/yr 2021–22, then +1.5%) otherwise forces a
-funnel between its volatility and its innovations.
+with :math:`v_t = 1` for normal steps and :math:`v_t = 1/\lambda_t`, :math:`\lambda_t \sim
+\mathrm{Gamma}(\nu/2, \nu/2)` for Student-t steps (a t is a normal with such a variance). Given
+their sum the steps have covariance :math:`\sigma_i^2(\mathrm{diag}\,v - vv^\top/V)`: exactly the
+conditional of independent steps, so the prior is unchanged; only the geometry is not. Data-pinned
+sums are centred (no funnel where the data are sharp), everything else stays non-centred. Fiscal
+revenue's coal-boom jump (+37%/yr 2021–22, then +1.5%) and the deflator's volatility otherwise
+force funnels between a volatility and its innovations.
 
 The drift prior is :math:`z^\mu_i \sim t_3` (not normal): a few indicators (family farms ×16 in
 five years) sit far in the tail of their class, and a normal prior pins the sampler there.
@@ -62,11 +65,10 @@ import numpy as np
 import pandas as pd
 import pymc as pm
 import pytensor.tensor as pt
-from scipy.linalg import helmert
 
 from . import priors
 from .layout import DEFLATOR, DEFLATOR_BASE_YEAR, LOG100, FigureIndex, Layout, anchors
-from .operators import LOG_SCALE_OPS, cell_years, evaluate, to_comparison_scale
+from .operators import LOG_SCALE_OPS, OP_OF_KIND, cell_years, evaluate, to_comparison_scale
 
 SQRT3 = np.sqrt(3.0)
 
@@ -74,19 +76,16 @@ SQRT3 = np.sqrt(3.0)
 def log_values(x, layout: Layout, xp=np):
     r"""Flattened cell vector :math:`[\ell, \ell^{nom}]` from latent base paths ``x`` (..., n_base, n_years)."""
     kinds = np.array([layout.transform(i) for i in layout.base])
-    base = x
-    for tr, fn in (("logit", lambda v: LOG100 - xp.log1p(xp.exp(-v))), ("identity", xp.log)):
-        rows = np.flatnonzero(kinds == tr)
-        if len(rows):
-            value = fn(x[..., rows, :])
-            if xp is np:
-                base = base.copy() if base is x else base
-                base[..., rows, :] = value
-            else:
-                base = xp.set_subtensor(base[..., rows, :], value)
+    transforms = {"log": lambda v: v, "logit": lambda v: LOG100 - xp.log1p(xp.exp(-v)), "identity": xp.log}
+    groups = [(np.flatnonzero(kinds == tr), fn) for tr, fn in transforms.items() if (kinds == tr).any()]
+    # transform each group of rows, then put the rows back in order (a 1-D take: no fancy set_subtensor,
+    # which numba runs in object mode)
+    order = np.argsort(np.concatenate([rows for rows, _ in groups]))
+    base = xp.concatenate([fn(xp.take(x, rows, axis=-2)) for rows, fn in groups], axis=-2)
+    base = xp.take(base, order, axis=-2)
     if layout.derived:
         num, den = layout.ratio_terms()
-        base = xp.concatenate([base, base[..., num, :] - base[..., den, :] + LOG100], axis=-2)
+        base = xp.concatenate([base, xp.take(base, num, axis=-2) - xp.take(base, den, axis=-2) + LOG100], axis=-2)
     deflator = x[..., layout.base.index(DEFLATOR), :]
     nominal = base + layout.deflated()[:, None] * deflator[..., None, :]
     flat = lambda a: a.reshape((*a.shape[:-2], -1)) if xp is np else a.flatten()
@@ -108,36 +107,48 @@ def pinned_spans(layout: Layout, obs: pd.DataFrame) -> dict[str, list[tuple[int,
     A level pins :math:`x_t`; a growth rate or pp change pins :math:`x_t - x_{S-1}`. The years
     these figures read are the path's *knots*; the change between two consecutive knots is pinned
     when it is a linear combination of what the figures pin (levels 2020 and 2023 and the 2023
-    growth rate pin 2020→2022). Figures of ratios, cumulative sums, statements (">8%") and nominal
-    figures of deflated indicators read other paths as well and pin nothing here.
+    growth rate pin 2020→2022). The deflator's change a→b is pinned where a deflated indicator has
+    nominal levels in a and b and its real change a→b is pinned (GDP 2015→2020: nominal levels and the
+    real average growth). Figures of ratios, cumulative sums and statements (">8%") pin nothing here.
     """
     deflated = dict(zip(layout.indicators, layout.deflated()))
     y0 = int(layout.years[0])
     pins: dict[str, list[np.ndarray]] = {}
+    nominal: dict[str, set[int]] = {}
     rows = obs[obs["indicator"].isin(layout.base) & obs["comparator"].isin(POINT) & obs["kind"].isin(PINNING_KINDS)]
     for r in rows.itertuples(index=False):
-        if deflated[r.indicator] and r.price_basis == "nominal":
-            continue
         span = None if pd.isna(r.span_start) else int(r.span_start)
         years, weights = cell_years(r.kind, int(r.year), span)
         if min(years) < layout.start[r.indicator]:
             continue
-        v = np.zeros(layout.n_years)
-        v[np.array(years) - y0] = np.sign(weights)
-        pins.setdefault(r.indicator, []).append(v)
+        if deflated[r.indicator] and r.price_basis == "nominal":
+            if OP_OF_KIND[r.kind] == "level":
+                nominal.setdefault(r.indicator, set()).add(int(r.year))
+            continue
+        pins.setdefault(r.indicator, []).append(_change(layout.n_years, np.array(years) - y0, np.sign(weights)))
+    for ind, years in nominal.items():
+        ys = sorted(years)
+        for a, b in zip(ys[:-1], ys[1:]):
+            if ind in pins and _determined(np.array(pins[ind]), _change(layout.n_years, [a - y0, b - y0], [-1, 1])):
+                pins.setdefault(DEFLATOR, []).append(_change(layout.n_years, [a - y0, b - y0], [-1, 1]))
     out = {}
     for ind, vs in pins.items():
         basis = np.array(vs)
-        rank = np.linalg.matrix_rank(basis)
         knots = sorted(set(np.flatnonzero(basis.any(axis=0))))
-        spans = []
-        for a, b in zip(knots[:-1], knots[1:]):
-            change = np.zeros(layout.n_years)
-            change[[a, b]] = [-1.0, 1.0]
-            if np.linalg.matrix_rank(np.vstack([basis, change])) == rank:
-                spans.append((int(a) + y0, int(b) + y0))
-        out[ind] = spans
+        out[ind] = [(int(a) + y0, int(b) + y0) for a, b in zip(knots[:-1], knots[1:])
+                    if _determined(basis, _change(layout.n_years, [a, b], [-1, 1]))]
     return out
+
+
+def _change(n: int, cols, weights) -> np.ndarray:
+    v = np.zeros(n)
+    v[np.asarray(cols)] = weights
+    return v
+
+
+def _determined(basis: np.ndarray, change: np.ndarray) -> bool:
+    """True if ``change`` is a linear combination of the rows of ``basis``."""
+    return np.linalg.matrix_rank(np.vstack([basis, change])) == np.linalg.matrix_rank(basis)
 
 
 @dataclass
@@ -146,27 +157,26 @@ class StepPlan:
 
     ``free``: (row, col) of steps drawn non-centred, :math:`\mu_i + \sigma_i\varepsilon_{i,t}`.
     ``blocks``: (row, first col, n) of runs of n steps over a pinned span, drawn as a centred block
-    sum :math:`\Delta \sim N(n\mu_i, n\sigma_i^2)` plus a non-centred bridge.
+    sum :math:`\Delta \sim N(n\mu_i, \sigma_i^2 V)` plus a non-centred bridge.
     """
 
     free: tuple[np.ndarray, np.ndarray]
     blocks: np.ndarray
 
 
-MIN_PINNED = 2
-"""Centre an indicator's blocks only if at least two spans are pinned: one pinned change alone leaves
-drift and volatility trading off along a funnel that a centred block crosses worse than free steps do
-(full fit: min bulk ESS 11 with every pinned span centred, 175 with none)."""
+MIN_PINNED = 1
+"""Centre an indicator's pinned spans if it has at least this many. Since the indicators with one or two
+figures are drawn outside NUTS (:mod:`model.sparse`), centring every pinned span is best: on the full
+data (2 × 500 draws) mean leapfrog steps per draw fell from 230 to 87 against a threshold of 2."""
 
 
-def step_plan(layout: Layout, spans: dict[str, list[tuple[int, int]]], heavy_tailed: np.ndarray) -> StepPlan:
-    """Blocks over the pinned spans of indicators with at least ``MIN_PINNED`` of them; every other step
-    free (including all steps of heavy-tailed classes, whose block sums have no closed form)."""
+def step_plan(layout: Layout, spans: dict[str, list[tuple[int, int]]]) -> StepPlan:
+    """Blocks over the pinned spans of indicators with at least ``MIN_PINNED`` of them; every other step free."""
     y0 = int(layout.years[0])
     rows, cols, blocks = [], [], []
     for j, ind in enumerate(layout.base):
         steps = set(range(int(layout.start[ind]) - y0 + 1, layout.n_years))
-        pinned = [] if heavy_tailed[j] else spans.get(ind, [])
+        pinned = spans.get(ind, [])
         for a, b in pinned if len(pinned) >= MIN_PINNED else ():
             blocks.append((j, a - y0 + 1, b - a))
             steps -= set(range(a - y0 + 1, b - y0 + 1))
@@ -210,6 +220,17 @@ def censor_zeros(obs: pd.DataFrame) -> pd.DataFrame:
     return obs
 
 
+FIGURE_KEY = ["indicator", "year", "span_start", "kind", "comparator", "price_basis", "value"]
+
+
+def distinct_figures(obs: pd.DataFrame) -> pd.DataFrame:
+    """One row per distinct figure: a figure restated verbatim by a later document is one measurement,
+    not two independent ones (it would otherwise count twice against the document error). Keeps the
+    first publication, in the input's order."""
+    repeated = obs.sort_values("published", kind="stable").duplicated(FIGURE_KEY).reindex(obs.index)
+    return obs[~repeated].reset_index(drop=True)
+
+
 def build_model(layout: Layout, obs: pd.DataFrame, index: FigureIndex) -> pm.Model:
     """The PyMC model of the latent paths given the observations (see the module equations)."""
     obs = censor_zeros(obs)
@@ -227,14 +248,20 @@ def build_model(layout: Layout, obs: pd.DataFrame, index: FigureIndex) -> pm.Mod
         mu = pm.Deterministic(
             "mu", (np.array([p.drift_mean for p in cp])[cls_of] + np.array([p.drift_sd for p in cp])[cls_of] * z_mu) * scale,
             dims="indicator")
-        sigma_class = pm.LogNormal("sigma_class", mu=np.log([p.vol for p in cp]), sigma=priors.VOL_CLASS_SPREAD, dims="klass")
-        z_sigma = pm.Normal("z_sigma", 0.0, 1.0, dims="indicator")
+        # A class with one sampled member: its scale and the member's deviation are one number (a ridge for
+        # NUTS), so the member's volatility takes their combined prior (the same lognormal) directly.
+        alone = np.bincount(cls_of, minlength=len(classes)) == 1
+        spread = np.where(alone, np.hypot(priors.VOL_CLASS_SPREAD, priors.VOL_INDICATOR_SPREAD), priors.VOL_CLASS_SPREAD)
+        sigma_class = pm.LogNormal("sigma_class", mu=np.log([p.vol for p in cp]), sigma=spread, dims="klass")
+        pooled = np.flatnonzero(~alone[cls_of])
+        z_sigma = pt.zeros(n_base)
+        if len(pooled):
+            z_sigma = pt.set_subtensor(z_sigma[pooled], pm.Normal("z_sigma", 0.0, 1.0, shape=len(pooled)))
         sigma = pm.Deterministic("sigma", sigma_class[cls_of] * pt.exp(priors.VOL_INDICATOR_SPREAD * z_sigma) * scale,
                                  dims="indicator")
 
         # Free steps, non-centred, grouped by tail weight so each group has one distribution.
-        heavy = np.array([cp[c].nu is not None for c in cls_of])
-        plan = step_plan(layout, pinned_spans(layout, obs), heavy)
+        plan = step_plan(layout, pinned_spans(layout, obs))
         rows, cols = plan.free
         nus = np.array([cp[cls_of[r]].nu or 0.0 for r in rows])
         eps = pt.zeros(len(rows))
@@ -243,23 +270,35 @@ def build_model(layout: Layout, obs: pd.DataFrame, index: FigureIndex) -> pm.Mod
             name = "eps_normal" if nu == 0 else f"eps_t{nu:g}"
             e = pm.Normal(name, 0.0, 1.0, shape=len(sel)) if nu == 0 else pm.StudentT(name, nu=nu, mu=0.0, sigma=1.0, shape=len(sel))
             eps = pt.set_subtensor(eps[sel], e)
-        steps = pt.zeros((n_base, n_years))
-        steps = pt.set_subtensor(steps[rows, cols], mu[rows] + sigma[rows] * eps)
+        steps = pt.zeros(n_base * n_years)  # flat: 1-D indexing compiles natively in numba, 2-D does not
+        steps = pt.set_subtensor(steps[rows * n_years + cols], mu[rows] + sigma[rows] * eps)
 
         # Steps over a pinned span: the data pin their sum, so it is centred; the split within the block is a
-        # non-centred Brownian bridge (Helmert contrasts: covariance σ²(I - J/n), exactly the conditional).
+        # non-centred bridge. Student-t steps are normal given their variances v = 1/λ, λ ~ Gamma(ν/2, ν/2):
+        #   Δ ~ N(nμ, σ²V), V = Σv;  step_t = μ + v_t (Δ - nμ)/V + σ(√v_t e_t - v_t Σ_s √v_s e_s / V),  e ~ N(0, I)
+        # (covariance σ²(diag v - vv'/V): exactly the conditional given the sum). Normal steps have v = 1.
         if len(plan.blocks):
             b_row, b_first, b_n = plan.blocks.T
-            delta = pm.Normal("delta", mu=b_n * mu[b_row], sigma=np.sqrt(b_n) * sigma[b_row])
-            for n in np.unique(b_n):
-                sel = np.flatnonzero(b_n == n)
-                value = (delta[sel] / n)[:, None] * np.ones(n)
-                if n > 1:
-                    e = pm.Normal(f"bridge_{n}", 0.0, 1.0, shape=(len(sel), n - 1))
-                    value = value + sigma[b_row[sel]][:, None] * pt.dot(e, helmert(n))
-                r = np.repeat(b_row[sel], n)
-                c = (b_first[sel][:, None] + np.arange(n)).ravel()
-                steps = pt.set_subtensor(steps[r, c], value.ravel())
+            b_nu = np.array([cp[cls_of[r]].nu or 0.0 for r in b_row])
+            heavy = np.flatnonzero(b_nu > 0)
+            v = pt.ones((len(b_row), int(b_n.max())))
+            if len(heavy):
+                lam = pm.Gamma("block_lambda", alpha=b_nu[heavy, None] / 2, beta=b_nu[heavy, None] / 2,
+                               shape=(len(heavy), int(b_n.max())))
+                v = pt.set_subtensor(v[heavy], 1.0 / lam)
+            inside = np.arange(int(b_n.max())) < b_n[:, None]           # steps beyond a block's length: none
+            root_v = pt.sqrt(v) * inside                                  # masked after the root: finite gradient
+            v = v * inside
+            V = v.sum(axis=1)
+            delta = pm.Normal("delta", mu=b_n * mu[b_row], sigma=pt.sqrt(V) * sigma[b_row])
+            e = pm.Normal("bridge", 0.0, 1.0, shape=(len(b_row), int(b_n.max())))
+            root = root_v * e
+            value = (mu[b_row][:, None] + v * ((delta - b_n * mu[b_row]) / V)[:, None]
+                     + sigma[b_row][:, None] * (root - v * (root.sum(axis=1) / V)[:, None]))
+            live = np.flatnonzero((np.arange(int(b_n.max())) < b_n[:, None]).ravel())
+            cells = (b_row[:, None] * n_years + b_first[:, None] + np.arange(int(b_n.max()))).ravel()[live]
+            steps = pt.set_subtensor(steps[cells], value.flatten()[live])
+        steps = steps.reshape((n_base, n_years))
 
         anchor_col = np.array([int(anchor_year.get(i, layout.start[i]) - layout.years[0]) for i in layout.base])
         has_anchor = np.array([i in anchor for i in layout.base])
@@ -270,7 +309,7 @@ def build_model(layout: Layout, obs: pd.DataFrame, index: FigureIndex) -> pm.Mod
         # Pin each path at its anchor year (first observed level) so that figure constrains one
         # parameter, not the sum of all innovations before it (a ridge NUTS crawls along).
         cum = pt.cumsum(steps, axis=1)
-        x = x0[:, None] + cum - cum[np.arange(n_base), anchor_col][:, None]
+        x = x0[:, None] + cum - cum.flatten()[np.arange(n_base) * n_years + anchor_col][:, None]
         base_col = int(min(DEFLATOR_BASE_YEAR, layout.years[-1]) - layout.years[0])
         x = pt.set_subtensor(x[defl], x[defl] - x[defl, base_col])
         x = pm.Deterministic("x", x, dims=("indicator", "year"))
@@ -287,12 +326,12 @@ def build_model(layout: Layout, obs: pd.DataFrame, index: FigureIndex) -> pm.Mod
             tau = (noise_level if op in LOG_SCALE_OPS else noise_growth)[figure_class(sub, layout, classes)]
             sd = pt.sqrt(observation_noise(sub, op) ** 2 + tau**2)
             comp = sub["comparator"].to_numpy()
-            point = np.isin(comp, ["=", "about"])
-            if point.any():
+            point = np.flatnonzero(np.isin(comp, ["=", "about"]))  # integer indices: 1-D takes compile natively
+            if len(point):
                 pm.Normal(f"obs_{op}", mu=pred[point], sigma=sd[point], observed=value[point])
             for sign, ops in ((1.0, [">", ">="]), (-1.0, ["<", "<="])):
-                sel = np.isin(comp, ops)
-                if sel.any():  # log P(y > v) = log Φ((pred - v)/sd), and mirrored for "<"
+                sel = np.flatnonzero(np.isin(comp, ops))
+                if len(sel):  # log P(y > v) = log Φ((pred - v)/sd), and mirrored for "<"
                     pm.Potential(f"censored_{op}_{'gt' if sign > 0 else 'lt'}",
                                  pm.logcdf(pm.Normal.dist(0.0, 1.0), sign * (pred[sel] - value[sel]) / sd[sel]).sum())
     return model

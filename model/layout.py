@@ -127,21 +127,33 @@ class Layout:
         return out
 
 
+MIN_FIGURES = 3
+"""Distinct figures an indicator needs to be sampled by NUTS. Two figures pin at most a level and one
+change, which only the class prior splits into trend and volatility: a funnel for NUTS (step size
+0.02, 1000 leapfrog steps per draw for the whole model), while the exact conditional is cheap by
+importance resampling (:mod:`model.sparse`). Three figures pin two changes and inform the trend."""
+
+
 def data_rich(layout: Layout, obs: pd.DataFrame, targets: pd.DataFrame) -> list[str]:
-    """Base indicators sampled by NUTS: those with a target (or a ratio with one) whose figures read
-    at least two distinct years (so the data inform their trend), the GDP deflator and the
-    components of ratios. The rest are *prior-only* (see :mod:`model.prior_only`)."""
+    """Base indicators sampled by NUTS: those of light-tailed classes with a target (or a ratio with one)
+    and at least ``MIN_FIGURES`` distinct figures of their own or of their ratios, the GDP deflator and
+    the components of ratios (they are coupled). The rest are *sparse* (:mod:`model.sparse`)."""
+    from .growth import distinct_figures
+
     cat = layout.catalogue
-    years: dict[str, set[int]] = {}
-    for r in obs.itertuples(index=False):
-        span = None if pd.isna(r.span_start) else int(r.span_start)
-        read = set(cell_years(r.kind, int(r.year), span)[0])
-        for ind in formula_terms(cat.at[r.indicator, "links"]) or (r.indicator,):
-            years.setdefault(ind, set()).update(read)
+    count: dict[str, int] = {}
+    for ind in distinct_figures(obs)["indicator"]:
+        for term in formula_terms(cat.at[ind, "links"]) or (ind,):
+            count[term] = count.get(term, 0) + 1
     with_target = set(targets["indicator"])
     for ind in list(with_target):
         with_target |= set(formula_terms(cat.at[ind, "links"]))
-    rich = {i for i, ys in years.items() if len(ys) >= 2 and i in with_target} | {DEFLATOR}
+    from .priors import CLASS_PRIORS
+
+    # fat-tailed classes (trade) with documents that disagree have one mode per "which figure is the
+    # outlier": importance resampling does not mind modes, NUTS does
+    rich = {i for i, k in count.items()
+            if k >= MIN_FIGURES and i in with_target and CLASS_PRIORS[cat.at[i, "class"]].nu is None} | {DEFLATOR}
     for d in layout.derived:
         rich |= set(formula_terms(cat.at[d, "links"]))
     return [i for i in layout.base if i in rich]

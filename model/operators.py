@@ -70,7 +70,9 @@ def evaluate(op: str, log_values, idx: np.ndarray, weights: np.ndarray, xp=np):
     -------
     array (..., n_figures): levels in their unit, growth in %, changes in pp, sums in the unit.
     """
-    taken = xp.take(log_values, idx, axis=-1)  # (..., n, k)
+    # a 1-D take reshaped (the gradient of a 2-D take is a fancy set_subtensor numba runs in object mode)
+    taken = xp.take(log_values, idx.ravel(), axis=-1)
+    taken = taken.reshape((*taken.shape[:-1], *idx.shape)) if xp is np else taken.reshape(idx.shape)  # (..., n, k)
     if op == "level":
         return xp.exp((taken * weights).sum(axis=-1))
     if op == "growth":

@@ -15,7 +15,6 @@ from .attainment import level_unknown, target_quantity
 from .fit import QUANTILES, Fit
 from .growth import observation_noise
 from .operators import LOG_SCALE_OPS, OP_OF_KIND
-from .priors import CLASS_PRIORS, NOISE_FLOOR_GROWTH, NOISE_FLOOR_LEVEL
 from .simulate import prior_dynamics, simulate
 
 
@@ -34,17 +33,16 @@ def predictive_draws(fit: Fit, rows: pd.DataFrame, n_draws: int | None = None, s
     q, readable = target_quantity(paths, rows)
     readable &= ~level_unknown(fit, rows)
     rng = np.random.default_rng(seed + 1)
-    post = {fam: fit.draws(f"source_noise_{fam}")[paths.posterior_draw] for fam in ("level", "growth")}
-    classes = list(fit.idata.posterior["klass"].to_numpy())
-    cls_of = _noise_class(fit, rows, classes)
+    post = {fam: fit.draws(f"noise_{fam}")[paths.posterior_draw] for fam in ("level", "growth")}
+    classes = list(fit.idata.posterior["klass_all"].to_numpy())
+    cls_of = _noise_class(fit, rows)
     out = np.full_like(q, np.nan)
     for j, r in rows.iterrows():
         if not readable[j]:
             continue
         op = OP_OF_KIND[r["kind"]]
         fam = "level" if op in LOG_SCALE_OPS else "growth"
-        floor = NOISE_FLOOR_LEVEL if fam == "level" else NOISE_FLOOR_GROWTH
-        tau = floor + post[fam][:, classes.index(cls_of[j])]
+        tau = post[fam][:, classes.index(cls_of[j])]
         known = 0.0
         if pd.notna(r.get("value")) and pd.notna(r["half_unit"]):
             known = observation_noise(rows.iloc[[j]], op)[0]
@@ -54,16 +52,13 @@ def predictive_draws(fit: Fit, rows: pd.DataFrame, n_draws: int | None = None, s
     return out
 
 
-def _noise_class(fit: Fit, rows: pd.DataFrame, classes: list[str]) -> list[str]:
-    """Class whose document error applies to each row (a class with no fitted figure: the widest, trade)."""
+def _noise_class(fit: Fit, rows: pd.DataFrame) -> list[str]:
+    """Class whose document error applies to each row (a ratio: its numerator's), as in the fit."""
     from .data import formula_terms
 
-    out = []
-    for ind in rows["indicator"]:
-        base = (formula_terms(fit.layout.catalogue.at[ind, "links"]) or (ind,))[0]
-        cls = fit.layout.klass(base) if base in fit.layout.catalogue.index else "trade"
-        out.append(cls if cls in classes else max(classes, key=lambda c: CLASS_PRIORS[c].vol))
-    return out
+    cat = fit.layout.catalogue
+    return [cat.at[(formula_terms(cat.at[ind, "links"]) or (ind,))[0], "class"] if ind in cat.index else None
+            for ind in rows["indicator"]]
 
 
 def summarise(draws: np.ndarray, values: np.ndarray | None = None) -> pd.DataFrame:

@@ -105,8 +105,8 @@ class Assumption(_Strict):
 class FitConfig(_Strict):
     """Sampler settings of the fit (changing them refits)."""
 
-    draws: int = Field(1500, gt=0, description="Posterior draws per chain.")
-    tune: int = Field(1000, gt=0, description="Tuning steps per chain.")
+    draws: int = Field(3000, gt=0, description="Posterior draws per chain (at most 1500 are stored, thinned).")
+    tune: int = Field(2000, gt=0, description="Tuning steps per chain.")
     chains: int = Field(2, gt=0, le=8, description="Markov chains.")
     seed: int = Field(20210525, description="Sampler seed.")
 

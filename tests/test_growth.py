@@ -2,6 +2,7 @@
 
 import numpy as np
 import pymc as pm
+from scipy import stats
 
 from model.growth import build_model, pinned_spans, step_plan
 from model.layout import build_layout
@@ -24,24 +25,24 @@ def test_pinned_spans_are_changes_the_figures_determine(dataset):
     assert spans["gdp"] == [(2015, 2019), (2019, 2020), (2022, 2023)]
     nominal_only = obs[(obs["indicator"] == "gdp") & (obs["price_basis"] == "nominal")]
     assert "gdp" not in pinned_spans(layout, nominal_only)  # a nominal level also reads the deflator
-    assert "gdp_deflator" not in spans
+    # nominal levels 2015, 2020, 2023 and the real change 2015→2020 pin the deflator 2015→2020 only
+    assert spans["gdp_deflator"] == [(2015, 2020)]
+    assert "gdp_deflator" not in pinned_spans(layout, nominal_only)
 
 
-def test_blocks_only_over_pinned_spans_of_light_tailed_paths(dataset):
+def test_blocks_over_pinned_spans(dataset):
     layout, obs = _small(dataset, ["fiscal_revenue", "high_tech_enterprises", "gdp_deflator"])
-    spans = {"fiscal_revenue": [(2015, 2020), (2020, 2023)], "high_tech_enterprises": [(2015, 2020)],
-             "gdp_deflator": [(2015, 2020), (2020, 2023)]}
-    heavy = np.array([i == "gdp_deflator" for i in layout.base])
-    plan = step_plan(layout, spans, heavy)
-    fiscal = layout.base.index("fiscal_revenue")
+    spans = {"fiscal_revenue": [(2015, 2020), (2020, 2023)], "gdp_deflator": [(2015, 2020)]}
+    plan = step_plan(layout, spans)
+    fiscal, defl = layout.base.index("fiscal_revenue"), layout.base.index("gdp_deflator")
     y0 = int(layout.years[0])
-    assert plan.blocks.tolist() == [[fiscal, 2016 - y0, 5], [fiscal, 2021 - y0, 3]]
+    assert sorted(plan.blocks.tolist()) == sorted([[fiscal, 2016 - y0, 5], [fiscal, 2021 - y0, 3],
+                                                   [defl, 2016 - y0, 5]])
     free_rows, free_cols = plan.free
     assert 2016 not in layout.years[free_cols[free_rows == fiscal]]
-    # one pinned span, or a heavy-tailed class: every step stays free
-    for ind in ("high_tech_enterprises", "gdp_deflator"):
-        j = layout.base.index(ind)
-        assert (free_rows == j).sum() == layout.n_years - 1 - (layout.start[ind] - y0)
+    # no pinned span: every step stays free
+    j = layout.base.index("high_tech_enterprises")
+    assert (free_rows == j).sum() == layout.n_years - 1 - (layout.start["high_tech_enterprises"] - y0)
 
 
 def test_block_parameterisation_keeps_the_random_walk_prior(dataset):
@@ -58,4 +59,13 @@ def test_block_parameterisation_keeps_the_random_walk_prior(dataset):
         assert np.abs(z.std(axis=0) - 1).max() < 0.08, ind
         lag1 = [np.corrcoef(z[:, t], z[:, t + 1])[0, 1] for t in range(z.shape[1] - 1)]
         assert np.abs(lag1).max() < 0.08, ind
-    assert {"delta", "bridge_5"} <= {v.name for v in m.free_RVs}
+    assert {"delta", "bridge", "block_lambda"} <= {v.name for v in m.free_RVs}
+    # the deflator's Student-t steps (ν = 4) inside and outside its block: iid t₄, not normal
+    j = layout.base.index("gdp_deflator")
+    col = int(layout.start["gdp_deflator"] - layout.years[0])
+    z = (np.diff(x[:, j, col:], axis=1) - mu[:, j, None]) / sigma[:, j, None]
+    for t in range(z.shape[1]):
+        assert stats.kstest(z[:, t], stats.t(4).cdf).pvalue > 0.001, t
+    assert stats.kstest(z.ravel(), "norm").pvalue < 1e-6
+    lag1 = [np.corrcoef(z[:, t], z[:, t + 1])[0, 1] for t in range(z.shape[1] - 1)]
+    assert np.abs(lag1).max() < 0.08
