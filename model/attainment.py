@@ -17,7 +17,7 @@ share on a logit scale is never exactly 0, so the literal reading would give P =
 
 Evidence: the data's share in the answer is summarised by the *drift learning* of the target's
 quantity, :math:`1 - \mathrm{Var}_{post}(\mu)/\mathrm{Var}_{prior}(\mu)` (posterior contraction of the
-indicator's trend; for a ratio a/b, of :math:`\mu_a-\mu_b`), and by :math:`P^{prior}_k`, the
+indicator's trend in the target's plan period; for a ratio a/b, of :math:`\mu_a-\mu_b`), and by :math:`P^{prior}_k`, the
 probability when the trend and volatility are drawn from the class priors instead of the
 posterior (same observed starting point). Label: ``data`` (learning ≥ 0.5), ``mixed``
 (0.2–0.5), ``prior`` (< 0.2).
@@ -116,22 +116,29 @@ def attained(q: np.ndarray, comparator: str, threshold: float, high: float | Non
     raise ValueError(f"unknown comparator {comparator!r}")
 
 
-def drift_learning(fit: Fit, indicator: str) -> float:
-    """Posterior contraction of the trend of an indicator's quantity (1 = all data, 0 = all prior)."""
-    from .priors import CLASS_PRIORS, DRIFT_NU
+def drift_learning(fit: Fit, indicator: str, year: int | None = None) -> float:
+    """Posterior contraction of the trend that drives an indicator's quantity in ``year`` (1 = all data,
+    0 = all prior): the fitted trend of the last plan period, or for a later period the long-run trend
+    plus a fresh period shift (whose variance no data reduce)."""
+    from .growth import plan_period
+    from .priors import CLASS_PRIORS, DRIFT_NU, PERIOD_SHIFT
     from .simulate import prior_scale
 
     layout = fit.layout
     terms = formula_terms(layout.catalogue.at[indicator, "links"]) or (indicator,)
     if any(t not in layout.base for t in terms):
         return float("nan")
-    mu = fit.draws("mu")
+    later = year is not None and plan_period(year) != plan_period(fit.last_year)
+    mu = fit.draws("mu_base" if later else "mu")
     scale = prior_scale(fit)
     sign = [1.0, -1.0][: len(terms)]
     post = sum(s * mu[:, layout.base.index(t)] for s, t in zip(sign, terms))
-    t_var = DRIFT_NU / (DRIFT_NU - 2)  # variance of the t-distributed z of the drift prior
-    prior_var = sum(t_var * (CLASS_PRIORS[layout.klass(t)].drift_sd * scale[layout.base.index(t)]) ** 2 for t in terms)
-    return float(np.clip(1.0 - post.var() / prior_var, 0.0, 1.0))
+    sd = [CLASS_PRIORS[layout.klass(t)].drift_sd * scale[layout.base.index(t)] for t in terms]
+    shift_var = sum((PERIOD_SHIFT * s) ** 2 for s in sd)
+    # prior variance of a period's trend: the t₃ long-run drift (variance 3 s²) plus the period shift (ρ² s²)
+    prior_var = DRIFT_NU / (DRIFT_NU - 2) * sum(s**2 for s in sd) + shift_var
+    post_var = post.var() + (shift_var if later else 0.0)
+    return float(np.clip(1.0 - post_var / prior_var, 0.0, 1.0))
 
 
 def evidence_label(learning: float) -> str:
@@ -260,7 +267,7 @@ def attainment_table(fit: Fit, paths: Paths, dataset: Dataset, target_ids: list[
             lower = row.comparator in LOWER_IS_BETTER
             rec["threshold_p50"] = float(np.quantile(q, 0.5))
             rec["threshold_p80"] = float(np.quantile(q, 0.8 if lower else 0.2))
-            learning = drift_learning(fit, row.indicator)
+            learning = drift_learning(fit, row.indicator, int(row.year))
             rec.update(drift_learning=learning, evidence=evidence_label(learning),
                        last_observed_year=_last_observed(fit, row.indicator))
         if rec["status"] == "evaluated":

@@ -147,10 +147,11 @@ class Fit:
     from_cache: bool = False
 
     def draws(self, name: str) -> np.ndarray:
-        """Posterior draws with chains stacked first: (n_draws, ...). ``x``, ``mu`` and ``sigma``
+        """Posterior draws with chains stacked first: (n_draws, ...). ``x`` (latent paths), ``mu`` (trend
+        of the plan period of the last fitted year), ``mu_base`` (long-run trend) and ``sigma`` (volatility)
         cover every base indicator (sampled and sparse); ``sigma_class``, ``noise_level`` and
         ``noise_growth`` (floors included) every class (``klass_all``)."""
-        if name in ("x", "mu", "sigma", "sigma_class", "noise_level", "noise_growth"):
+        if name in ("x", "mu", "mu_base", "sigma", "sigma_class", "noise_level", "noise_growth"):
             name = f"{name}_all"
         return _stack(self.idata.posterior[name].to_numpy())
 
@@ -237,7 +238,7 @@ def fit(dataset: data_mod.Dataset | None = None, as_of: str | None = None, data_
         diag = Diagnostics(**{k: v for k, v in json.loads(idata.attrs["diagnostics"]).items() if k != "ok"})
         return Fit(layout, obs, idata, diag, settings, key, from_cache=True)
 
-    from .growth import build_model, distinct_figures
+    from .growth import build_model, distinct_figures, plan_period
     from .layout import data_rich
     from .sparse import draw_sparse
 
@@ -255,17 +256,20 @@ def fit(dataset: data_mod.Dataset | None = None, as_of: str | None = None, data_
     diag = _diagnostics(idata, seconds)
     step = -(-settings.draws // STORED_DRAWS)  # diagnostics on every draw; store a thinned sample
     idata = idata.isel(draw=slice(None, None, step))
-    post = {k: _stack(idata.posterior[k].to_numpy()) for k in ("x", "mu", "sigma", "sigma_class")}
-    for fam, floor in (("level", priors.NOISE_FLOOR_LEVEL), ("growth", priors.NOISE_FLOOR_GROWTH)):
-        post[f"noise_{fam}"] = _stack(idata.posterior[f"source_noise_{fam}"].to_numpy()) + floor
+    post = {k: _stack(idata.posterior[k].to_numpy()) for k in ("x", "sigma", "sigma_class")}
+    post["mu_base"] = _stack(idata.posterior["mu"].to_numpy())
+    post["mu"] = _stack(idata.posterior["drift"].sel(period=int(plan_period(layout.years[-1]))).to_numpy())
     post["classes"] = list(idata.posterior["klass"].to_numpy())
+    for fam, floor in (("level", priors.NOISE_FLOOR_LEVEL), ("growth", priors.NOISE_FLOOR_GROWTH)):
+        shared = _stack(idata.posterior[f"source_noise_{fam}"].to_numpy()) + floor  # one per family, every class
+        post[f"noise_{fam}"] = np.repeat(shared[:, None], len(post["classes"]), axis=1)
     post["sigma_class"] = class_scale(fitted, post, np.random.default_rng(seed))
     start = time.perf_counter()
     full, unanchored, ess = draw_sparse(layout, fitted, post, obs, seed)
     timings["sparse indicators"] = time.perf_counter() - start
     diag.weak_sparse = sorted(i for i, e in ess.items() if e < WEAK_ESS)
     shape = idata.posterior["mu"].shape[:2]
-    for name in ("x", "mu", "sigma", "sigma_class", "noise_level", "noise_growth"):
+    for name in ("x", "mu", "mu_base", "sigma", "sigma_class", "noise_level", "noise_growth"):
         arr = full[name]
         dims = ("chain", "draw", "klass_all" if name in ("sigma_class", "noise_level", "noise_growth") else "series",
                 "year")[: arr.ndim + 1]

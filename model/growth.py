@@ -5,13 +5,17 @@ For each base indicator *i* (class *c*) on its natural scale (log, logit or iden
 .. math::
 
     x_{i,y_i} &\sim \mathcal N(a_i,\; 2^2)                     && a_i = \text{first observed level (year } y_i\text{), transformed}\\
-    x_{i,t}   &= x_{i,t-1} + \mu_i + \sigma_i\,\varepsilon_{i,t}\\
-    \mu_i &= m_c + s_c\, z^{\mu}_i, \quad z^{\mu}_i \sim t_3   && \text{drift}\\
+    x_{i,t}   &= x_{i,t-1} + \mu_{i,p(t)} + \sigma_i\,\varepsilon_{i,t}\\
+    \mu_i &= m_c + s_c\, z^{\mu}_i, \quad z^{\mu}_i \sim t_3   && \text{long-run drift}\\
+    \mu_{i,p} &= \mu_i + \rho\, s_c\, z_{i,p}, \quad z_{i,p} \sim \mathcal N(0,1) && \text{drift of plan period } p\\
     \sigma_i &= \sigma_c\, e^{0.3 z^{\sigma}_i}, \quad \log\sigma_c \sim \mathcal N(\log v_c, 0.5^2),\; z^\sigma_i \sim \mathcal N(0,1) && \text{pooled volatility}\\
     \varepsilon_{i,t} &\sim t_{\nu_c}(0, 1) \;\text{or}\; \mathcal N(0,1)
 
-(non-centred; class priors in :mod:`model.priors`). Volatility is pooled hard within a class
-(indicators differ from the class scale by ~30%): few indicators have more than two figures,
+(non-centred; class priors in :mod:`model.priors`). Plan periods *p* are the five-year plans (2011–15,
+2016–20, 2021–25, ...): a new plan moves trends, so each period has its own drift around the
+indicator's long-run one (:math:`\rho` = ``priors.PERIOD_SHIFT``). A forecast into a period with no
+figure draws its drift afresh; a forecast within the period of the latest figures uses theirs.
+Volatility is pooled hard within a class (indicators differ from the class scale by ~30%): few indicators have more than two figures,
 and a looser pool opens funnels the sampler cannot cross. The log GDP deflator :math:`d_t` is a base
 indicator of class *price* (Student-t innovations, fat tails for coal-price swings) pinned to
 :math:`d_{2020}=0`. Derived indicators (SEI share = SEI value added / GDP, ...) are ratios of
@@ -20,19 +24,22 @@ base ones (:mod:`model.layout`). Every figure *k* is an operator :math:`h_k` of 
 
 .. math::
 
-    y_k \sim \mathcal N\big(h_k(x),\; \sqrt{p_k^2 + \tau_{c(k),f(k)}^2 + a_k^2}\big),
-    \qquad \tau_{c,f} = \underline\tau_f + \mathcal N^{+}(0, \kappa_f^2)
+    y_k \sim \mathcal N\big(h_k(x),\; \sqrt{p_k^2 + \tau_{f(k)}^2 + a_k^2}\big),
+    \qquad \tau_f = \underline\tau_f + \mathcal N^{+}(0, \kappa_f^2)
 
 with :math:`p_k` the rounding error of the printed value (half a unit of the last digit / √3; for
-growth figures also 2% of the figure), :math:`\tau_{c,f}` a document error per indicator class *c*
-and family *f* (levels on the log scale, growth in points) above a floor (preliminary figures
+growth figures also 2% of the figure), :math:`\tau_f` a document error per family *f* (levels on
+the log scale, growth in points) above a floor (preliminary figures
 are revised: 0.5% for levels, 0.1 points for growth), and :math:`a_k` the tolerance of an "about"
 statement. Statements ">8%" or "≤5.5%" enter as censored terms :math:`\log P(y \gtrless v)`.
 
-Documents that disagree widen the error of their class only: the 13th plan's trade table
-(0.33 → 1.29亿美元, 31%/yr) against its text (10.7%/yr) loosens trade figures, not GDP. Two
-alternatives were tried and rejected because they made the posterior multimodal ("which
-document is wrong", "which figure is the outlier"): an error per document, and Student-t errors.
+The document error is a property of the statistical system (revisions, definitions), shared by all
+indicators. One error per indicator class was tried first (so that the 13th plan's conflicting trade
+figures would loosen trade only); with one to three distinct figures per class those scales were not
+identified, and the funnels between a scale near zero and the paths it lets through caused the last
+divergences of the full fit. Two other alternatives were rejected because they made the posterior
+multimodal ("which document is wrong", "which figure is the outlier"): an error per document, and
+Student-t errors. Conflicting figures of fat-tailed classes are drawn outside NUTS (:mod:`model.sparse`).
 
 **Parameterisation.** Where point figures pin the change of a path over a span
 (:func:`pinned_spans`: levels of 2015 and 2020, an average growth 2016–20, for the deflator nominal
@@ -41,11 +48,11 @@ non-centred bridge,
 
 .. math::
 
-    \Delta \sim \mathcal N(n\mu_i,\; \sigma_i^2 V), \qquad
-    s_t = \mu_i + \frac{v_t}{V}(\Delta - n\mu_i) + \sigma_i\Big(\sqrt{v_t}\,e_t - \frac{v_t}{V}\sum_u \sqrt{v_u}\,e_u\Big),
+    \Delta \sim \mathcal N(M,\; \sigma_i^2 V), \qquad
+    s_t = m_t + \frac{v_t}{V}(\Delta - M) + \sigma_i\Big(\sqrt{v_t}\,e_t - \frac{v_t}{V}\sum_u \sqrt{v_u}\,e_u\Big),
     \quad e \sim \mathcal N(0, I_n),\; V = \textstyle\sum_t v_t
 
-with :math:`v_t = 1` for normal steps and :math:`v_t = 1/\lambda_t`, :math:`\lambda_t \sim
+with :math:`m_t` the trend of step *t*, :math:`M = \sum_t m_t`, :math:`v_t = 1` for normal steps and :math:`v_t = 1/\lambda_t`, :math:`\lambda_t \sim
 \mathrm{Gamma}(\nu/2, \nu/2)` for Student-t steps (a t is a normal with such a variance). Given
 their sum the steps have covariance :math:`\sigma_i^2(\mathrm{diag}\,v - vv^\top/V)`: exactly the
 conditional of independent steps, so the prior is unchanged; only the geometry is not. Data-pinned
@@ -71,6 +78,12 @@ from .layout import DEFLATOR, DEFLATOR_BASE_YEAR, LOG100, FigureIndex, Layout, a
 from .operators import LOG_SCALE_OPS, OP_OF_KIND, cell_years, evaluate, to_comparison_scale
 
 SQRT3 = np.sqrt(3.0)
+
+
+def plan_period(year):
+    """First year of the five-year plan period of ``year`` (the period of the step ending in that year)."""
+    y = np.asarray(year)
+    return priors.PLAN_PERIOD_START + 5 * ((y - priors.PLAN_PERIOD_START) // 5)
 
 
 def log_values(x, layout: Layout, xp=np):
@@ -155,9 +168,9 @@ def _determined(basis: np.ndarray, change: np.ndarray) -> bool:
 class StepPlan:
     """How each latent step :math:`x_{i,t}-x_{i,t-1}` is parameterised.
 
-    ``free``: (row, col) of steps drawn non-centred, :math:`\mu_i + \sigma_i\varepsilon_{i,t}`.
+    ``free``: (row, col) of steps drawn non-centred, :math:`\mu_{i,p(t)} + \sigma_i\varepsilon_{i,t}`.
     ``blocks``: (row, first col, n) of runs of n steps over a pinned span, drawn as a centred block
-    sum :math:`\Delta \sim N(n\mu_i, \sigma_i^2 V)` plus a non-centred bridge.
+    sum :math:`\Delta \sim N(\sum_t \mu_{i,p(t)}, \sigma_i^2 V)` plus a non-centred bridge.
     """
 
     free: tuple[np.ndarray, np.ndarray]
@@ -184,17 +197,6 @@ def step_plan(layout: Layout, spans: dict[str, list[tuple[int, int]]]) -> StepPl
         cols += sorted(steps)
     return StepPlan((np.array(rows, dtype=int), np.array(cols, dtype=int)),
                     np.array(blocks, dtype=int).reshape(-1, 3))
-
-
-def figure_class(obs: pd.DataFrame, layout: Layout, classes: list[str]) -> np.ndarray:
-    """Index of the prior class each figure's error term belongs to (a ratio: its numerator's class)."""
-    from .data import formula_terms
-
-    out = []
-    for ind in obs["indicator"]:
-        base = (formula_terms(layout.catalogue.at[ind, "links"]) or (ind,))[0]
-        out.append(classes.index(layout.klass(base)))
-    return np.array(out, dtype=int)
 
 
 def observation_noise(obs: pd.DataFrame, op: str) -> np.ndarray:
@@ -241,13 +243,20 @@ def build_model(layout: Layout, obs: pd.DataFrame, index: FigureIndex) -> pm.Mod
     scale = _scale(layout, anchor)
     n_base, n_years = len(layout.base), layout.n_years
     defl = layout.base.index(DEFLATOR)
-    coords = {"indicator": layout.base, "year": layout.years, "klass": classes}
+    periods = np.unique(plan_period(layout.years))
+    period_col = np.searchsorted(periods, plan_period(layout.years))
+    coords = {"indicator": layout.base, "year": layout.years, "klass": classes, "period": periods}
 
     with pm.Model(coords=coords) as model:
         z_mu = pm.StudentT("z_mu", nu=priors.DRIFT_NU, mu=0.0, sigma=1.0, dims="indicator")
-        mu = pm.Deterministic(
-            "mu", (np.array([p.drift_mean for p in cp])[cls_of] + np.array([p.drift_sd for p in cp])[cls_of] * z_mu) * scale,
-            dims="indicator")
+        drift_sd = np.array([p.drift_sd for p in cp])[cls_of] * scale
+        mu = pm.Deterministic("mu", np.array([p.drift_mean for p in cp])[cls_of] * scale + drift_sd * z_mu,
+                              dims="indicator")
+        # the trend of each plan period: the long-run trend plus a shift (non-centred)
+        z_period = pm.Normal("z_period", 0.0, 1.0, dims=("indicator", "period"))
+        drift = pm.Deterministic("drift", mu[:, None] + priors.PERIOD_SHIFT * drift_sd[:, None] * z_period,
+                                 dims=("indicator", "period"))
+        drift_flat = drift[:, period_col].flatten()  # (indicator, year) flattened: the trend of each step
         # A class with one sampled member: its scale and the member's deviation are one number (a ridge for
         # NUTS), so the member's volatility takes their combined prior (the same lognormal) directly.
         alone = np.bincount(cls_of, minlength=len(classes)) == 1
@@ -271,7 +280,7 @@ def build_model(layout: Layout, obs: pd.DataFrame, index: FigureIndex) -> pm.Mod
             e = pm.Normal(name, 0.0, 1.0, shape=len(sel)) if nu == 0 else pm.StudentT(name, nu=nu, mu=0.0, sigma=1.0, shape=len(sel))
             eps = pt.set_subtensor(eps[sel], e)
         steps = pt.zeros(n_base * n_years)  # flat: 1-D indexing compiles natively in numba, 2-D does not
-        steps = pt.set_subtensor(steps[rows * n_years + cols], mu[rows] + sigma[rows] * eps)
+        steps = pt.set_subtensor(steps[rows * n_years + cols], drift_flat[rows * n_years + cols] + sigma[rows] * eps)
 
         # Steps over a pinned span: the data pin their sum, so it is centred; the split within the block is a
         # non-centred bridge. Student-t steps are normal given their variances v = 1/λ, λ ~ Gamma(ν/2, ν/2):
@@ -290,14 +299,16 @@ def build_model(layout: Layout, obs: pd.DataFrame, index: FigureIndex) -> pm.Mod
             root_v = pt.sqrt(v) * inside                                  # masked after the root: finite gradient
             v = v * inside
             V = v.sum(axis=1)
-            delta = pm.Normal("delta", mu=b_n * mu[b_row], sigma=pt.sqrt(V) * sigma[b_row])
+            cells = b_row[:, None] * n_years + np.minimum(b_first[:, None] + np.arange(int(b_n.max())), n_years - 1)
+            m = drift_flat[cells.ravel()].reshape(cells.shape) * inside  # trend of each step in the block
+            M = m.sum(axis=1)
+            delta = pm.Normal("delta", mu=M, sigma=pt.sqrt(V) * sigma[b_row])
             e = pm.Normal("bridge", 0.0, 1.0, shape=(len(b_row), int(b_n.max())))
             root = root_v * e
-            value = (mu[b_row][:, None] + v * ((delta - b_n * mu[b_row]) / V)[:, None]
+            value = (m + v * ((delta - M) / V)[:, None]
                      + sigma[b_row][:, None] * (root - v * (root.sum(axis=1) / V)[:, None]))
-            live = np.flatnonzero((np.arange(int(b_n.max())) < b_n[:, None]).ravel())
-            cells = (b_row[:, None] * n_years + b_first[:, None] + np.arange(int(b_n.max()))).ravel()[live]
-            steps = pt.set_subtensor(steps[cells], value.flatten()[live])
+            live = np.flatnonzero(inside.ravel())
+            steps = pt.set_subtensor(steps[cells.ravel()[live]], value.flatten()[live])
         steps = steps.reshape((n_base, n_years))
 
         anchor_col = np.array([int(anchor_year.get(i, layout.start[i]) - layout.years[0]) for i in layout.base])
@@ -315,15 +326,14 @@ def build_model(layout: Layout, obs: pd.DataFrame, index: FigureIndex) -> pm.Mod
         x = pm.Deterministic("x", x, dims=("indicator", "year"))
 
         cells = log_values(x, layout, xp=pt)
-        noise_level = priors.NOISE_FLOOR_LEVEL + pm.HalfNormal("source_noise_level", priors.SOURCE_NOISE_LEVEL,
-                                                               dims="klass")
-        noise_growth = priors.NOISE_FLOOR_GROWTH + pm.HalfNormal("source_noise_growth", priors.SOURCE_NOISE_GROWTH,
-                                                                 dims="klass")
+        # one document error per family, shared by all classes (see the module docstring)
+        noise_level = priors.NOISE_FLOOR_LEVEL + pm.HalfNormal("source_noise_level", priors.SOURCE_NOISE_LEVEL)
+        noise_growth = priors.NOISE_FLOOR_GROWTH + pm.HalfNormal("source_noise_growth", priors.SOURCE_NOISE_GROWTH)
         for op, positions in index.rows.items():
             sub = obs.iloc[positions]
             pred = to_comparison_scale(op, evaluate(op, cells, index.idx[op], index.weights[op], xp=pt), xp=pt)
             value = to_comparison_scale(op, sub["value"].to_numpy(float))
-            tau = (noise_level if op in LOG_SCALE_OPS else noise_growth)[figure_class(sub, layout, classes)]
+            tau = noise_level if op in LOG_SCALE_OPS else noise_growth
             sd = pt.sqrt(observation_noise(sub, op) ** 2 + tau**2)
             comp = sub["comparator"].to_numpy()
             point = np.flatnonzero(np.isin(comp, ["=", "about"]))  # integer indices: 1-D takes compile natively

@@ -105,6 +105,14 @@ NOISE_FLOOR_GROWTH = 0.1
 GROWTH_RELATIVE_NOISE = 0.02
 """Growth figures are known to ~2% of their size: a 33.4% growth of a small base is less exact than
 5.6% of GDP, and '翻了四番' (×16, i.e. +1500%) is a figure of speech, not a measurement."""
+PERIOD_SHIFT = 1.0
+"""sd of an indicator's trend in one five-year plan period around its long-run trend, in units of its class's
+drift sd. A new plan resets programmes and policies, and the coal cycle moves whole periods: Shanxi
+prefectures' real GDP growth fell from about 10%/yr (2011–13) to about 5% (2014–16); programme outputs
+(roads built, projects started) jump between plans. So the trend of a plan period differs from the
+long-run trend about as much as trends differ between indicators of a class (the class drift sd)."""
+PLAN_PERIOD_START = 2011
+"""First year of a five-year plan period (12th plan: 2011–2015; 13th: 2016–2020; 14th: 2021–2025; ...)."""
 DRIFT_NU = 3.0
 """Degrees of freedom of the drift prior's z (variance 3: see attainment.drift_learning)."""
 ABOUT_TOLERANCE = {"growth": 0.5, "level": 0.02}

@@ -40,7 +40,7 @@ from pymc.model.fgraph import ModelObservedRV, fgraph_from_model, model_from_fgr
 from scipy import stats
 
 from . import data as data_mod
-from .growth import POINT
+from .growth import POINT, plan_period
 from .layout import Layout, build_layout
 
 SBC_INDICATORS = ("gdp", "urbanization_rate", "high_tech_enterprises")
@@ -128,7 +128,9 @@ def _projected(s: Setup, idata, diag, seed: int) -> np.ndarray:
     short = Layout(s.layout.base, s.layout.derived, s.layout.years[: s.fit_years], s.layout.catalogue, s.layout.start)
     post = idata.posterior
     fitted_x = post["x"].isel(year=slice(0, s.fit_years)).rename(year="fit_year")
-    idata.posterior = post.assign(x_all=fitted_x, mu_all=post["mu"], sigma_all=post["sigma"])
+    last = int(plan_period(s.layout.years[s.fit_years - 1]))
+    idata.posterior = post.assign(x_all=fitted_x, mu_all=post["drift"].sel(period=last), mu_base_all=post["mu"],
+                                  sigma_all=post["sigma"])
     paths = simulate(Fit(short, s.obs, idata, diag, FitSettings(), "sbc"), s.layout.years[-1], seed=seed)
     return paths.x[:, s.layout.base.index("gdp"), -1]
 

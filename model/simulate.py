@@ -4,10 +4,13 @@ For each simulated path (a posterior draw, resampled) and future year *t*,
 
 .. math::
 
-    x_{i,t} = x_{i,t-1} + \mu_i + k_{i,t}\,\sigma_i\,\varepsilon_{i,t}
+    x_{i,t} = x_{i,t-1} + \mu_{i,p(t)} + k_{i,t}\,\sigma_i\,\varepsilon_{i,t}
 
 exactly as in the fitted model (:mod:`model.growth`), with :math:`k_{i,t}` the scenario's
-volatility multiplier. The scenario's assumptions then act on the simulated growth
+volatility multiplier. The trend of a year in the plan period of the fit's last year is that
+period's posterior trend; a later period's trend is drawn afresh around the long-run trend,
+:math:`\mu_{i,p} = \mu_i + \rho\, s_c k_i\, z`, :math:`z \sim \mathcal N(0,1)` (one draw per
+path, indicator and period). The scenario's assumptions then act on the simulated growth
 :math:`g_{i,t} = e^{\Delta x_{i,t}} - 1` of log-scale indicators:
 
 * ``growth_shift``  :math:`g \to g + \delta/100` (points added to the simulated growth),
@@ -96,7 +99,7 @@ def simulate(fit: Fit, horizon: int = 2025, n_paths: int | None = None, seed: in
     assumptions : list of Assumption
         Applied in order to the simulated years (see the module docstring for what each kind does).
     override : dict, optional
-        Draws of ``mu`` and ``sigma`` (n_draws, n_base) to use instead of the posterior's
+        Draws of ``mu``, ``mu_base`` and ``sigma`` (n_draws, n_base) to use instead of the posterior's
         (the prior's, for the evidence column).
 
     Returns
@@ -131,13 +134,13 @@ def simulate(fit: Fit, horizon: int = 2025, n_paths: int | None = None, seed: in
     if n_future == 0:
         return Paths(ext, x_fit, pick, fit.last_year)
 
-    dyn = override or {"mu": fit.draws("mu"), "sigma": fit.draws("sigma")}
-    mu = dyn["mu"][pick][:, :, None]
+    dyn = override or {"mu": fit.draws("mu"), "mu_base": fit.draws("mu_base"), "sigma": fit.draws("sigma")}
     sigma = dyn["sigma"][pick][:, :, None]
     nu = np.array([CLASS_PRIORS[layout.klass(i)].nu or 0.0 for i in layout.base])
     shape = (n_paths, len(layout.base), n_future)
     eps = _standard_innovations(rng, nu, shape)
     future_years = ext.years[-n_future:]
+    mu = future_trends(fit, dyn, pick, future_years, rng)
 
     k = np.ones(shape)
     for a in assumptions:
@@ -161,6 +164,22 @@ def simulate(fit: Fit, horizon: int = 2025, n_paths: int | None = None, seed: in
     return Paths(ext, np.concatenate([x_fit, x_future], axis=2), pick, fit.last_year)
 
 
+def future_trends(fit: Fit, dyn: dict, pick: np.ndarray, future_years: np.ndarray, rng) -> np.ndarray:
+    """Trend of each path, indicator and future year (n_paths, n_base, n_future): the fitted trend of the
+    last plan period within it, a fresh draw around the long-run trend for each later period."""
+    from .growth import plan_period
+    from .priors import CLASS_PRIORS, PERIOD_SHIFT
+
+    current, base = dyn["mu"][pick], dyn["mu_base"][pick]
+    shift = PERIOD_SHIFT * np.array([CLASS_PRIORS[fit.layout.klass(i)].drift_sd for i in fit.layout.base]) * prior_scale(fit)
+    periods = plan_period(future_years)
+    out = np.repeat(current[:, :, None], len(future_years), axis=2)
+    for p in np.unique(periods[periods != plan_period(fit.last_year)]):
+        fresh = base + shift * rng.standard_normal(base.shape)
+        out[:, :, periods == p] = fresh[:, :, None]
+    return out
+
+
 def _targets(assumption, layout: Layout, future_years: np.ndarray):
     """(indicator row, future-year column) pairs an assumption applies to."""
     years = assumption.year_list(int(future_years[0]), int(future_years[-1]))
@@ -182,18 +201,20 @@ def prior_scale(fit: Fit) -> np.ndarray:
 
 
 def prior_dynamics(fit: Fit, seed: int) -> dict[str, np.ndarray]:
-    """Draws of trend ``mu`` and volatility ``sigma`` (n_draws, n_base) from the class priors alone."""
-    from .priors import CLASS_PRIORS, DRIFT_NU, VOL_CLASS_SPREAD, VOL_INDICATOR_SPREAD
+    """Draws of the current period's trend ``mu``, the long-run trend ``mu_base`` and the volatility ``sigma``
+    (n_draws, n_base) from the class priors alone."""
+    from .priors import CLASS_PRIORS, DRIFT_NU, PERIOD_SHIFT, VOL_CLASS_SPREAD, VOL_INDICATOR_SPREAD
 
     rng = np.random.default_rng(seed)
     layout = fit.layout
     n = fit.draws("mu").shape[0]
     scale = prior_scale(fit)
     cp = [CLASS_PRIORS[layout.klass(i)] for i in layout.base]
-    mu = (np.array([p.drift_mean for p in cp])
-          + np.array([p.drift_sd for p in cp]) * rng.standard_t(DRIFT_NU, (n, len(cp))))
+    base = (np.array([p.drift_mean for p in cp])
+            + np.array([p.drift_sd for p in cp]) * rng.standard_t(DRIFT_NU, (n, len(cp))))
+    mu = base + PERIOD_SHIFT * np.array([p.drift_sd for p in cp]) * rng.standard_normal((n, len(cp)))
     sig_c = {c: CLASS_PRIORS[c].vol * np.exp(VOL_CLASS_SPREAD * rng.standard_normal(n))
              for c in sorted({layout.klass(i) for i in layout.base})}  # sorted: same draws in every process
     sigma = (np.stack([sig_c[layout.klass(i)] for i in layout.base], axis=1)
              * np.exp(VOL_INDICATOR_SPREAD * rng.standard_normal((n, len(cp)))))
-    return {"mu": mu * scale, "sigma": sigma * scale}
+    return {"mu": mu * scale, "mu_base": base * scale, "sigma": sigma * scale}

@@ -7,22 +7,25 @@ innovations that must add up to the pinned change) that forces step sizes of 0.0
 leapfrog steps per draw for the whole model. Its conditional posterior given the class
 hyperparameters is cheap to draw exactly instead. For each posterior draw *s* of the NUTS part
 (class volatility :math:`\sigma_c^{(s)}`, document errors :math:`\tau^{(s)}`, the deflator path),
-*K* proposals are drawn from the indicator's prior,
+*K* proposals are drawn:
 
-.. math::
+1. the volatility :math:`\sigma_i = \sigma^{(s)}_c e^{0.3 u}k_i` and the mixing weight λ of the
+   :math:`t_3` drift prior from their priors, so that :math:`\mu_i \mid \lambda \sim \mathcal N(m_c k_i,
+   s_c^2k_i^2/\lambda)`;
+2. given them, the model of :mod:`model.growth` is linear-Gaussian in the state
+   :math:`\theta = (x_{i,\cdot}, \mu_i, \mu_{i,p} - \mu_i)` (path, long-run drift, plan-period shifts;
+   the level is flat a priori, as :math:`x_0 \sim N(\cdot, 2^2)` in NUTS): θ is drawn from its
+   Gaussian posterior given the figures **linearised** on the indicator's natural scale (log levels,
+   :math:`\log(1+g)` for growth rates, the mean log level for a cumulative total, the logit of a share);
+3. the weight is that Gaussian's evidence times the ratio of the exact likelihood of *all* the
+   indicator's figures (levels, growth rates, cumulative totals, pp changes, censored statements:
+   the operators of :mod:`model.operators` and the noise of :mod:`model.growth`) to the linearised
+   one, and for fat-tailed classes the ratio of the Student-t to the Gaussian density of the steps.
 
-    \mu_i = (m_c + s_c\, z_i)\,k_i,\; z_i \sim t_3, \qquad
-    \sigma_i = \sigma^{(s)}_c\, e^{0.3 u_i}\,k_i,\; u_i \sim \mathcal N(0,1), \qquad
-    x_{i,t} = a_i + \textstyle\sum_{u \le t} (\mu_i + \sigma_i \varepsilon_{i,u}) \;(\text{anchored})
-
-with the level offset :math:`a_i` flat a priori (as :math:`x_0 \sim N(\cdot, 2^2)` in NUTS). On the
-log scale every level and cumulative figure is :math:`a_i + f_k(\text{shape})`, so :math:`a_i` is
-drawn from its Gaussian conditional and integrated out of the weight exactly; for shares (logit)
-and indices it is proposed around the latest level. Each proposal is weighted by the likelihood of
-*all* the indicator's figures (levels, growth rates, cumulative totals, pp changes, censored
-statements: the operators of :mod:`model.operators` and the noise of :mod:`model.growth`), and one
-proposal per draw is kept with probability proportional to its weight. The mean Kish effective
-sample size of the weights per draw is reported per indicator (``Fit.sparse_ess``).
+One proposal per draw is kept with probability proportional to its weight. A lone level figure is
+matched exactly by one proposal. The mean Kish effective sample size of the weights per draw is
+reported per indicator (``Fit.sparse_ess``); ``tests/test_sparse.py`` checks the sampler by
+simulation-based calibration.
 
 Dependence on the NUTS part is one way (a "cut"): sparse indicators do not inform the class
 volatilities, which they could barely do (one change each) and which their programme-count
@@ -39,7 +42,7 @@ from scipy import stats
 from scipy.special import log_ndtr
 
 from . import priors
-from .growth import _scale, censor_zeros, distinct_figures, log_values, observation_noise
+from .growth import _scale, censor_zeros, distinct_figures, log_values, observation_noise, plan_period
 from .layout import DEFLATOR, Layout, anchors
 from .operators import LOG_SCALE_OPS, OP_OF_KIND, cell_years, evaluate, to_comparison_scale
 
@@ -50,16 +53,15 @@ CHUNK = 500
 
 
 def class_noise(classes_all: list[str], post: dict[str, np.ndarray], rng) -> dict[str, np.ndarray]:
-    """Class volatility and document errors (n, n_classes_all): fitted where NUTS sampled the class,
-    else drawn from their priors."""
+    """Class volatility (fitted where NUTS sampled the class, else drawn from its prior) and the document
+    errors (one per family, shared by every class), as (n, n_classes_all) arrays."""
     n = post["x"].shape[0]
-    out = {k: np.zeros((n, len(classes_all))) for k in ("sigma_class", "noise_level", "noise_growth")}
-    prior = {"sigma_class": lambda c: priors.CLASS_PRIORS[c].vol * np.exp(priors.VOL_CLASS_SPREAD * rng.standard_normal(n)),
-             "noise_level": lambda c: priors.NOISE_FLOOR_LEVEL + np.abs(priors.SOURCE_NOISE_LEVEL * rng.standard_normal(n)),
-             "noise_growth": lambda c: priors.NOISE_FLOOR_GROWTH + np.abs(priors.SOURCE_NOISE_GROWTH * rng.standard_normal(n))}
+    out = {"sigma_class": np.zeros((n, len(classes_all)))}
     for k, c in enumerate(classes_all):  # sorted: the same draws in every process
-        for name in out:
-            out[name][:, k] = post[name][:, post["classes"].index(c)] if c in post["classes"] else prior[name](c)
+        out["sigma_class"][:, k] = (post["sigma_class"][:, post["classes"].index(c)] if c in post["classes"] else
+                                    priors.CLASS_PRIORS[c].vol * np.exp(priors.VOL_CLASS_SPREAD * rng.standard_normal(n)))
+    for name in ("noise_level", "noise_growth"):
+        out[name] = np.repeat(post[name][:, :1], len(classes_all), axis=1)
     return out
 
 
@@ -67,9 +69,10 @@ def draw_sparse(full: Layout, fitted: Layout, post: dict[str, np.ndarray], obs: 
                 proposals: int = PROPOSALS) -> tuple[dict[str, np.ndarray], list[str], dict[str, float]]:
     """Posterior arrays on ``full.base`` from the NUTS ones plus importance-resampled sparse indicators.
 
-    ``post`` holds ``x`` (n, n_fitted, n_years), ``mu``, ``sigma`` (n, n_fitted), and ``sigma_class``,
+    ``post`` holds ``x`` (n, n_fitted, n_years), ``mu`` (trend of the last plan period), ``mu_base``
+    (long-run trend), ``sigma`` (n, n_fitted), and ``sigma_class``,
     ``noise_level``, ``noise_growth`` (n, n_classes, floors included) with their ``classes``. Returns the
-    arrays ``x``, ``mu``, ``sigma`` and, over all classes, ``sigma_class``, ``noise_level``,
+    arrays ``x``, ``mu``, ``mu_base``, ``sigma`` and, over all classes, ``sigma_class``, ``noise_level``,
     ``noise_growth`` with ``classes``; the ids of unanchored indicators; the mean ESS per sparse indicator.
     """
     rng = np.random.default_rng(seed)
@@ -77,7 +80,7 @@ def draw_sparse(full: Layout, fitted: Layout, post: dict[str, np.ndarray], obs: 
     nb, ny = len(full.base), full.n_years
     classes_all = sorted({full.klass(i) for i in full.base})
     noise = class_noise(classes_all, post, rng)
-    out = {"x": np.zeros((n, nb, ny)), "mu": np.zeros((n, nb)), "sigma": np.zeros((n, nb))}
+    out = {"x": np.zeros((n, nb, ny)), "mu": np.zeros((n, nb)), "mu_base": np.zeros((n, nb)), "sigma": np.zeros((n, nb))}
     deflator = post["x"][:, fitted.base.index(DEFLATOR)]
     figures = censor_zeros(distinct_figures(obs))
     anchor, anchor_year = anchors(full, obs, last=True)
@@ -96,10 +99,10 @@ def draw_sparse(full: Layout, fitted: Layout, post: dict[str, np.ndarray], obs: 
             unanchored.append(ind)
         draws = [cond.draw(rng, noise["sigma_class"][s, c], noise["noise_level"][s, c], noise["noise_growth"][s, c],
                            deflator[s], proposals) for s in _chunks(n)]
-        for name, i in (("x", 0), ("mu", 1), ("sigma", 2)):
+        for name, i in (("x", 0), ("mu", 1), ("mu_base", 2), ("sigma", 3)):
             out[name][:, j] = np.concatenate([d[i] for d in draws])
         if not cond.exact:
-            ess[ind] = float(np.mean(np.concatenate([d[3] for d in draws])))
+            ess[ind] = float(np.mean(np.concatenate([d[4] for d in draws])))
     out.update({k: v for k, v in noise.items()}, classes=classes_all)
     return out, unanchored, ess
 
@@ -162,8 +165,16 @@ class _Conditional:
         self.known = np.array([v[3] for v in lin])
         self.family = np.array([v[4] for v in lin])
         self.factor = np.array([v[5] for v in lin])
-        D = np.diff(np.eye(ny), axis=0)
-        self.DtD, self.Dt1 = D.T @ D, D.T @ np.ones(ny - 1)
+        # state (x_0 … x_{T-1}, long-run drift m, period shifts d_p); steps x_t - x_{t-1} - m - d_p(t) ~ N(0, sd²)
+        periods = plan_period(full.years)
+        self.periods = np.unique(periods)
+        self.last_period = int(np.searchsorted(self.periods, periods[-1]))
+        n_p = len(self.periods)
+        A = np.zeros((ny - 1, ny + 1 + n_p))
+        A[:, :ny] = np.diff(np.eye(ny), axis=0)
+        A[:, ny] = -1.0
+        A[np.arange(ny - 1), ny + 1 + np.searchsorted(self.periods, periods[1:])] = -1.0
+        self.A, self.AtA = A, A.T @ A
 
     def _linear(self, r, y0: int, ny: int, full: Layout):
         """(h, h_deflator, y', known sd, family, sd factor) of a point figure that is (nearly) linear in x, or None."""
@@ -197,43 +208,47 @@ class _Conditional:
         return None
 
     def draw(self, rng, sig_c, tau_level, tau_growth, deflator, K):
-        """One conditional draw per posterior draw: (x, mu, sigma, ess), each with leading axis m = len(sig_c).
+        """One conditional draw per posterior draw: (x, mu, mu_base, sigma, ess), with leading axis len(sig_c).
 
         Proposal: the volatility and the t₃ drift prior's mixing weight λ from the prior, then (x, mu) from
         the Gaussian posterior of the random walk given λ and the linearised figures; weight = that
         Gaussian's evidence × exact / linearised likelihood."""
         K = 1 if self.exact else K
-        m, ny, cp = len(sig_c), self.n_years, self.prior
+        m_, ny, cp = len(sig_c), self.n_years, self.prior
         nu_mu = priors.DRIFT_NU
-        lam = rng.gamma(nu_mu / 2, 2 / nu_mu, (m, K))                 # t₃ drift = N(m_c, s_c²/λ) mixture
+        lam = rng.gamma(nu_mu / 2, 2 / nu_mu, (m_, K))                # t₃ drift = N(m_c, s_c²/λ) mixture
         m0, s0 = cp.drift_mean * self.scale, cp.drift_sd * self.scale
-        sigma = sig_c[:, None] * np.exp(priors.VOL_INDICATOR_SPREAD * rng.standard_normal((m, K))) * self.scale
+        shift = priors.PERIOD_SHIFT * s0                              # sd of a plan period's shift of the trend
+        sigma = sig_c[:, None] * np.exp(priors.VOL_INDICATOR_SPREAD * rng.standard_normal((m_, K))) * self.scale
         sd = sigma * (np.sqrt(cp.nu / (cp.nu - 2)) if cp.nu else 1.0)  # Gaussian stand-in for t steps: same variance
         tau = np.where(self.family[None, :] == "growth", tau_growth[:, None],
                        np.where(self.family[None, :] == "pseudo", 0.0, tau_level[:, None]))
         w = 1.0 / (self.factor**2 * (self.known**2 + tau**2))                       # (m, r)
         y = self.y - deflator @ self.Hd.T                                           # (m, r)
         prec, pmu = 1.0 / sd**2, lam / s0**2
-        Q = np.zeros((m, K, ny + 1, ny + 1))                                         # state (x, mu)
-        Q[..., :ny, :ny] = prec[..., None, None] * self.DtD + np.einsum("ri,mr,rj->mij", self.H, w, self.H)[:, None]
-        Q[..., :ny, ny] = Q[..., ny, :ny] = -prec[..., None] * self.Dt1
-        Q[..., ny, ny] = (ny - 1) * prec + pmu
-        b = np.zeros((m, K, ny + 1))
+        n_state, n_p = self.AtA.shape[0], len(self.periods)
+        Q = prec[..., None, None] * self.AtA
+        Q[..., :ny, :ny] += np.einsum("ri,mr,rj->mij", self.H, w, self.H)[:, None]
+        Q[..., ny, ny] += pmu
+        Q[..., ny + 1:, ny + 1:] += np.eye(n_p) / shift**2
+        b = np.zeros((m_, K, n_state))
         b[..., :ny] = ((w * y) @ self.H)[:, None, :]
         b[..., ny] = pmu * m0
         L = np.linalg.cholesky(Q)
         u = _forward(L, b)                                   # θ̂ = L⁻ᵀu, so b'θ̂ = u'u
         theta = _backward(L, u + rng.standard_normal(u.shape))
-        x, mu = theta[..., :ny], theta[..., ny]
+        x, mu_base = theta[..., :ny], theta[..., ny]
+        mu = mu_base + theta[..., ny + 1 + self.last_period]
         logdet = 2 * np.log(np.diagonal(L, axis1=-2, axis2=-1)).sum(-1)
         c = pmu * m0**2 + (w * y**2).sum(-1)[:, None]
-        logw = 0.5 * (u**2).sum(-1) - 0.5 * c - 0.5 * logdet - (ny - 1) * np.log(sd) + 0.5 * np.log(pmu)
+        logw = (0.5 * (u**2).sum(-1) - 0.5 * c - 0.5 * logdet - (ny - 1) * np.log(sd) + 0.5 * np.log(pmu)
+                - n_p * np.log(shift))
         resid = y[:, None, :] - x @ self.H.T
         lin = -0.5 * w[:, None, :] * resid**2
         keep = self.family != "pseudo" if not self.correct_pseudo else np.ones(len(self.family), bool)
         logw -= lin[..., keep].sum(-1)
         if cp.nu:  # exact t density of the steps over the Gaussian stand-in
-            steps = np.diff(x, axis=-1) - mu[..., None]
+            steps = theta @ self.A.T                          # steps minus their trends
             logw += (stats.t.logpdf(steps / sigma[..., None], cp.nu) - np.log(sigma[..., None])
                      - stats.norm.logpdf(steps / sd[..., None]) + np.log(sd[..., None])).sum(-1)
         cells = self._cells(x, deflator)
@@ -246,9 +261,9 @@ class _Conditional:
         logw -= logw.max(axis=1, keepdims=True)
         p = np.exp(logw)
         p /= p.sum(axis=1, keepdims=True)
-        pick = (p.cumsum(axis=1) < rng.random((m, 1))).sum(axis=1).clip(max=K - 1)
-        rows = np.arange(m)
-        return x[rows, pick], mu[rows, pick], sigma[rows, pick], 1.0 / (p**2).sum(axis=1)
+        pick = (p.cumsum(axis=1) < rng.random((m_, 1))).sum(axis=1).clip(max=K - 1)
+        rows = np.arange(m_)
+        return x[rows, pick], mu[rows, pick], mu_base[rows, pick], sigma[rows, pick], 1.0 / (p**2).sum(axis=1)
 
     def _cells(self, x, deflator):
         """Flattened log values of (indicator, deflator) for proposals x (m, K, years)."""

@@ -4,7 +4,7 @@ import numpy as np
 import pymc as pm
 from scipy import stats
 
-from model.growth import build_model, pinned_spans, step_plan
+from model.growth import build_model, pinned_spans, plan_period, step_plan
 from model.layout import build_layout
 
 
@@ -46,15 +46,16 @@ def test_blocks_over_pinned_spans(dataset):
 
 
 def test_block_parameterisation_keeps_the_random_walk_prior(dataset):
-    """Standardised prior steps (Δx - μ)/σ are iid N(0, 1) whether a step is free, a one-year
+    """Standardised prior steps (Δx - μ_p)/σ are iid N(0, 1) whether a step is free, a one-year
     block or inside a bridge: the reparameterisation changes geometry, not the model."""
     layout, obs = _small(dataset, ["fiscal_revenue", "high_tech_enterprises", "gdp", "gdp_deflator"])
     m = build_model(layout, obs, layout.index(obs))
-    x, mu, sigma = pm.draw([m["x"], m["mu"], m["sigma"]], draws=4000, random_seed=3)
+    x, drift, sigma = pm.draw([m["x"], m["drift"], m["sigma"]], draws=4000, random_seed=3)
+    period = np.searchsorted(m.coords["period"], plan_period(layout.years))  # plan period of each year's step
     for ind in ("fiscal_revenue", "high_tech_enterprises", "gdp"):
         j = layout.base.index(ind)
         col = int(layout.start[ind] - layout.years[0])
-        z = (np.diff(x[:, j, col:], axis=1) - mu[:, j, None]) / sigma[:, j, None]
+        z = (np.diff(x[:, j, col:], axis=1) - drift[:, j, period[col + 1:]]) / sigma[:, j, None]
         assert np.abs(z.mean(axis=0)).max() < 0.1, ind
         assert np.abs(z.std(axis=0) - 1).max() < 0.08, ind
         lag1 = [np.corrcoef(z[:, t], z[:, t + 1])[0, 1] for t in range(z.shape[1] - 1)]
@@ -63,7 +64,7 @@ def test_block_parameterisation_keeps_the_random_walk_prior(dataset):
     # the deflator's Student-t steps (ν = 4) inside and outside its block: iid t₄, not normal
     j = layout.base.index("gdp_deflator")
     col = int(layout.start["gdp_deflator"] - layout.years[0])
-    z = (np.diff(x[:, j, col:], axis=1) - mu[:, j, None]) / sigma[:, j, None]
+    z = (np.diff(x[:, j, col:], axis=1) - drift[:, j, period[col + 1:]]) / sigma[:, j, None]
     for t in range(z.shape[1]):
         assert stats.kstest(z[:, t], stats.t(4).cdf).pvalue > 0.001, t
     assert stats.kstest(z.ravel(), "norm").pvalue < 1e-6

@@ -11,6 +11,7 @@ import pytest
 from scipy import stats
 
 from model import priors
+from model.growth import plan_period
 from model.layout import DEFLATOR, Layout
 from model.sparse import _Conditional
 
@@ -30,10 +31,15 @@ def _rows(ind, figures):
 
 
 def _truth(rng, cp, sig_c, transform):
-    mu = cp.drift_mean + cp.drift_sd * rng.standard_t(priors.DRIFT_NU)
+    """A path from the prior: long-run drift, a shift per plan period, volatility (class scale fixed)."""
+    base = cp.drift_mean + cp.drift_sd * rng.standard_t(priors.DRIFT_NU)
+    period = plan_period(YEARS)
+    shift = {p: priors.PERIOD_SHIFT * cp.drift_sd * rng.standard_normal() for p in np.unique(period)}
+    drift = base + np.array([shift[p] for p in period])
     sigma = sig_c * np.exp(priors.VOL_INDICATOR_SPREAD * rng.standard_normal())
     start = {"log": np.log(50.0), "logit": 0.0}[transform]
-    return start + np.concatenate([[0.0], np.cumsum(mu + sigma * rng.standard_normal(len(YEARS) - 1))]), mu
+    steps = drift[1:] + sigma * rng.standard_normal(len(YEARS) - 1)
+    return start + np.concatenate([[0.0], np.cumsum(steps)]), drift[-1], base
 
 
 @pytest.mark.parametrize("ind, transform", [("elderly_care_beds_per_1000", "log"), ("surface_water_good_share", "logit")])
@@ -41,10 +47,10 @@ def test_conditional_draws_are_calibrated(dataset, ind, transform):
     layout = _layout(dataset, ind)
     cp = priors.CLASS_PRIORS[dataset.catalogue.at[ind, "class"]]
     rng = np.random.default_rng(7)
-    reps, n, ranks = 120, 49, {"x2020": [], "x2023": [], "mu": []}
+    reps, n, ranks = 120, 49, {"x2020": [], "x2023": [], "mu": [], "mu_base": []}
     sig_c = cp.vol
     for _ in range(reps):
-        x, mu = _truth(rng, cp, sig_c, transform)
+        x, mu, mu_base = _truth(rng, cp, sig_c, transform)
         col = {y: k for k, y in enumerate(YEARS)}
         noise = lambda sd: sd * rng.standard_normal()
         if transform == "log":
@@ -59,9 +65,10 @@ def test_conditional_draws_are_calibrated(dataset, ind, transform):
         anchor = np.log(anchor_value) if transform == "log" else np.log(anchor_value / (100 - anchor_value))
         cond = _Conditional(layout, ind, _rows(ind, figures), anchor, 2020, 1.0)
         ones = np.ones(n)
-        xs, mus, _, _ = cond.draw(rng, sig_c * ones, TAU_LEVEL * ones, TAU_GROWTH * ones, np.zeros((n, len(YEARS))), 64)
+        xs, mus, bases, _, _ = cond.draw(rng, sig_c * ones, TAU_LEVEL * ones, TAU_GROWTH * ones,
+                                         np.zeros((n, len(YEARS))), 64)
         for name, draws, true in (("x2020", xs[:, col[2020]], x[col[2020]]), ("x2023", xs[:, col[2023]], x[col[2023]]),
-                                  ("mu", mus, mu)):
+                                  ("mu", mus, mu), ("mu_base", bases, mu_base)):
             ranks[name].append(int((draws < true).sum()))
     for name, r in ranks.items():
         counts = np.bincount(np.array(r) * 5 // (n + 1), minlength=5)
@@ -74,7 +81,7 @@ def test_one_level_needs_one_proposal_and_is_matched(dataset):
     assert cond.exact
     n = 2000
     ones = np.ones(n)
-    xs, _, _, _ = cond.draw(np.random.default_rng(1), 0.08 * ones, TAU_LEVEL * ones, TAU_GROWTH * ones,
+    xs, _, _, _, _ = cond.draw(np.random.default_rng(1), 0.08 * ones, TAU_LEVEL * ones, TAU_GROWTH * ones,
                             np.zeros((n, len(YEARS))), 64)
     level = xs[:, 2020 - YEARS[0]]
     assert abs(np.median(level) - np.log(30.0)) < 0.003
