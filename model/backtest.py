@@ -123,6 +123,10 @@ def summarise(scores: pd.DataFrame, f) -> pd.DataFrame:
         both = scores[col].notna()
         skill = 1 - scores.loc[both, "crps"].mean() / scores.loc[both, col].mean() if both.any() else np.nan
         rows.append((f"CRPS skill vs {name}", skill, f"on {int(both.sum())} figures both score"))
+        # the ratio of mean CRPS is dominated by figures in large units; the median of per-figure skills is not
+        per_figure = 1 - scores.loc[both, "crps"] / scores.loc[both, col]
+        rows.append((f"CRPS skill vs {name}, median per figure", per_figure.median() if both.any() else np.nan,
+                     f"{int((per_figure > 0).sum())} of {int(both.sum())} figures better than the baseline"))
     rows.append(("mean log score", scores["log_score"].mean(), "negative log predictive density (KDE)"))
     ks = stats.kstest(scores["pit"], "uniform") if n > 2 else None
     rows.append(("PIT uniformity (KS p-value)", ks.pvalue if ks else np.nan, f"fit {f.diagnostics.flag()}"))

@@ -261,7 +261,7 @@ def fit(dataset: data_mod.Dataset | None = None, as_of: str | None = None, data_
     post["mu"] = _stack(idata.posterior["drift"].sel(period=int(plan_period(layout.years[-1]))).to_numpy())
     post["classes"] = list(idata.posterior["klass"].to_numpy())
     for fam, floor in (("level", priors.NOISE_FLOOR_LEVEL), ("growth", priors.NOISE_FLOOR_GROWTH)):
-        shared = _stack(idata.posterior[f"source_noise_{fam}"].to_numpy()) + floor  # one per family, every class
+        shared = _stack(idata.posterior[f"source_noise_{fam}"].to_numpy()).reshape(-1) + floor  # one per family
         post[f"noise_{fam}"] = np.repeat(shared[:, None], len(post["classes"]), axis=1)
     post["sigma_class"] = class_scale(fitted, post, np.random.default_rng(seed))
     start = time.perf_counter()

@@ -327,13 +327,14 @@ def build_model(layout: Layout, obs: pd.DataFrame, index: FigureIndex) -> pm.Mod
 
         cells = log_values(x, layout, xp=pt)
         # one document error per family, shared by all classes (see the module docstring)
-        noise_level = priors.NOISE_FLOOR_LEVEL + pm.HalfNormal("source_noise_level", priors.SOURCE_NOISE_LEVEL)
-        noise_growth = priors.NOISE_FLOOR_GROWTH + pm.HalfNormal("source_noise_growth", priors.SOURCE_NOISE_GROWTH)
+        noise_level = priors.NOISE_FLOOR_LEVEL + pm.HalfNormal("source_noise_level", priors.SOURCE_NOISE_LEVEL, shape=1)
+        noise_growth = priors.NOISE_FLOOR_GROWTH + pm.HalfNormal("source_noise_growth", priors.SOURCE_NOISE_GROWTH, shape=1)
         for op, positions in index.rows.items():
             sub = obs.iloc[positions]
             pred = to_comparison_scale(op, evaluate(op, cells, index.idx[op], index.weights[op], xp=pt), xp=pt)
             value = to_comparison_scale(op, sub["value"].to_numpy(float))
-            tau = noise_level if op in LOG_SCALE_OPS else noise_growth
+            # one value per figure (a broadcast scalar here trips pytensor's elemwise fusion)
+            tau = (noise_level if op in LOG_SCALE_OPS else noise_growth)[np.zeros(len(sub), dtype=int)]
             sd = pt.sqrt(observation_noise(sub, op) ** 2 + tau**2)
             comp = sub["comparator"].to_numpy()
             point = np.flatnonzero(np.isin(comp, ["=", "about"]))  # integer indices: 1-D takes compile natively
