@@ -89,11 +89,13 @@ CLASS_PRIORS: dict[str, ClassPrior] = {
         "Grain output and farmland are stable with weather shocks of a few percent."),
 }
 
-# Observation noise (per indicator class and observation family), HalfNormal scales above a floor.
+# Observation noise (one per observation family, shared by all classes): a lognormal scale above a floor.
 SOURCE_NOISE_LEVEL = 0.02
-"""Log-points: two documents quoting one level (after revisions, rounding of definitions) differ by ~1–2%."""
+"""Log-points, the median: two documents quoting one level (after revisions, rounding of definitions) differ by ~1–2%."""
 SOURCE_NOISE_GROWTH = 0.3
-"""Percentage points: growth figures restated in another document differ by a few tenths."""
+"""Percentage points, the median: growth figures restated in another document differ by a few tenths."""
+SOURCE_NOISE_SPREAD = 0.5
+"""sd of the log of the document error above its floor: a factor 1.6 either way (one sd)."""
 VOL_CLASS_SPREAD = 0.5
 """sd of log σ_c around the class's ``vol``: a factor 1.6 either way (one sd)."""
 VOL_INDICATOR_SPREAD = 0.3

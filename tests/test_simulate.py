@@ -42,3 +42,21 @@ def test_level_shock_with_probability(small_fit):
     hit = np.isclose(ratio, 0.9)
     assert np.isclose(ratio[~hit], 1.0).all()
     assert 0.45 < hit.mean() < 0.55
+
+
+def test_trend_is_the_fitted_one_within_the_plan_period_and_fresh_after(small_fit):
+    """2024–25 (the 2021–25 plan period of the last fitted year) keep the fitted trend; 2026–30 draw a new
+    one around the long-run trend, with sd PERIOD_SHIFT × class drift sd."""
+    from model.priors import CLASS_PRIORS, PERIOD_SHIFT
+    from model.simulate import future_trends
+
+    n, layout = 4000, small_fit.layout
+    dyn = {"mu": np.zeros((n, len(layout.base))), "mu_base": np.ones((n, len(layout.base)))}
+    trends = future_trends(small_fit, dyn, np.arange(n), np.arange(2024, 2031), np.random.default_rng(0))
+    assert (trends[:, :, :2] == 0).all()
+    later = trends[:, :, 2:]
+    assert (later == later[:, :, :1]).all()  # one trend for the whole new period
+    j = layout.base.index("gdp")
+    expected = PERIOD_SHIFT * CLASS_PRIORS[layout.klass("gdp")].drift_sd
+    assert abs(later[:, j, 0].mean() - 1) < 4 * expected / np.sqrt(n)
+    assert abs(later[:, j, 0].std() / expected - 1) < 0.05
