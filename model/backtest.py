@@ -122,7 +122,10 @@ def summarise(scores: pd.DataFrame, f) -> pd.DataFrame:
                       ("plan as forecast", "crps_plan")):
         both = scores[col].notna()
         skill = 1 - scores.loc[both, "crps"].mean() / scores.loc[both, col].mean() if both.any() else np.nan
-        rows.append((f"CRPS skill vs {name}", skill, f"on {int(both.sum())} figures both score"))
+        top = scores.loc[both, col].idxmax() if both.any() else None
+        share = scores.at[top, col] / scores.loc[both, col].sum() if both.any() else np.nan
+        rows.append((f"CRPS skill vs {name}", skill, f"on {int(both.sum())} figures both score; "
+                     f"{scores.at[top, 'indicator'] if top is not None else '-'} is {share:.0%} of the baseline's CRPS"))
         # the ratio of mean CRPS is dominated by figures in large units; the median of per-figure skills is not
         per_figure = 1 - scores.loc[both, "crps"] / scores.loc[both, col]
         rows.append((f"CRPS skill vs {name}, median per figure", per_figure.median() if both.any() else np.nan,
