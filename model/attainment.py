@@ -116,35 +116,53 @@ def attained(q: np.ndarray, comparator: str, threshold: float, high: float | Non
     raise ValueError(f"unknown comparator {comparator!r}")
 
 
-def drift_learning(fit: Fit, indicator: str, year: int | None = None) -> float:
-    """Posterior contraction of the trend that drives an indicator's quantity in ``year`` (1 = all data,
-    0 = all prior): the fitted trend of the last plan period, or for a later period the long-run trend
-    plus a fresh period shift (whose variance no data reduce)."""
+def trend_evidence(fit: Fit, indicator: str, year: int | None = None) -> tuple[float, float, float]:
+    """Shares (data, plan, prior) of what is known of the trend that drives an indicator's quantity in ``year``:
+    the fitted trend of the last plan period, or for a later period the long-run trend plus a fresh period
+    shift given the plan's statement of it. From the trend's variance under the class prior, under the prior
+    and the plan's statement (no figures), and under the posterior (:func:`model.planner.evidence_shares`).
+    For a ratio, of the numerator's trend minus the denominator's. NaNs where a term is not modelled."""
     from .growth import plan_period
-    from .priors import CLASS_PRIORS, DRIFT_NU, PERIOD_SHIFT
+    from .planner import conditional_trend, evidence_shares, no_data_variances, scale_sd
+    from .priors import CLASS_PRIORS, PERIOD_SHIFT
     from .simulate import prior_scale
 
     layout = fit.layout
     terms = formula_terms(layout.catalogue.at[indicator, "links"]) or (indicator,)
     if any(t not in layout.base for t in terms):
-        return float("nan")
-    later = year is not None and plan_period(year) != plan_period(fit.last_year)
-    mu = fit.draws("mu_base" if later else "mu")
-    scale = prior_scale(fit)
-    sign = [1.0, -1.0][: len(terms)]
-    post = sum(s * mu[:, layout.base.index(t)] for s, t in zip(sign, terms))
-    sd = [CLASS_PRIORS[layout.klass(t)].drift_sd * scale[layout.base.index(t)] for t in terms]
-    shift_var = sum((PERIOD_SHIFT * s) ** 2 for s in sd)
-    # prior variance of a period's trend: the t₃ long-run drift (variance 3 s²) plus the period shift (ρ² s²)
-    prior_var = DRIFT_NU / (DRIFT_NU - 2) * sum(s**2 for s in sd) + shift_var
-    post_var = post.var() + (shift_var if later else 0.0)
-    return float(np.clip(1.0 - post_var / prior_var, 0.0, 1.0))
+        return float("nan"), float("nan"), float("nan")
+    period = plan_period(year if year is not None else fit.last_year)
+    later = period != plan_period(fit.last_year)
+    signals = fit.planner
+    rng = np.random.default_rng(1)
+    v0 = v1 = 0.0
+    post = 0.0
+    for sign, t in zip([1.0, -1.0], terms):
+        j = layout.base.index(t)
+        cp = CLASS_PRIORS[layout.klass(t)]
+        scale = prior_scale(fit)[j]
+        mine = signals[(signals["indicator"] == t) & (signals["period"] == period)]
+        g = float(mine["drift"].iloc[0]) if len(mine) else None
+        a, b = no_data_variances(cp.drift_mean * scale, cp.drift_sd * scale, g)
+        v0, v1 = v0 + a, v1 + b
+        if not later:
+            trend = fit.draws("mu")[:, j]
+        else:
+            base, shift = fit.draws("mu_base")[:, j], PERIOD_SHIFT * cp.drift_sd * scale
+            trend = (conditional_trend(base, shift, g, float(scale_sd(cp.drift_sd * scale)), rng) if g is not None
+                     else base + shift * rng.standard_normal(len(base)))
+        post = post + sign * trend
+    return evidence_shares(v0, v1, float(np.var(post)))
 
 
-def evidence_label(learning: float) -> str:
-    if np.isnan(learning):
+def evidence_label(data: float, plan: float = 0.0) -> str:
+    """'data' (figures give at least half of what is known of the trend), 'mixed' (a fifth), else 'plan' or
+    'prior', whichever gives more."""
+    if np.isnan(data):
         return "n/a"
-    return "data" if learning >= 0.5 else "mixed" if learning >= 0.2 else "prior"
+    if data >= 0.2:
+        return "data" if data >= 0.5 else "mixed"
+    return "plan" if plan > 1.0 - data - plan else "prior"
 
 
 def _last_observed(fit: Fit, indicator: str) -> int:
@@ -217,7 +235,8 @@ def attainment_table(fit: Fit, paths: Paths, dataset: Dataset, target_ids: list[
     table : DataFrame
         One row per target: ``p_attained`` (share of paths meeting the target, 0–1; NaN when not
         evaluable, see ``status``), ``median``/``q05``/``q95`` of the target quantity in its unit,
-        ``evidence`` and ``drift_learning``, the growth still needed, provenance.
+        ``evidence``, ``drift_learning`` (share of the trend's knowledge from figures) and ``plan_share``
+        (from the plan's own target, :mod:`model.planner`), the growth still needed, provenance.
     hits : DataFrame of bool
         Paths × evaluated targets: whether each path meets each target (for :func:`joint_results`).
 
@@ -267,8 +286,8 @@ def attainment_table(fit: Fit, paths: Paths, dataset: Dataset, target_ids: list[
             lower = row.comparator in LOWER_IS_BETTER
             rec["threshold_p50"] = float(np.quantile(q, 0.5))
             rec["threshold_p80"] = float(np.quantile(q, 0.8 if lower else 0.2))
-            learning = drift_learning(fit, row.indicator, int(row.year))
-            rec.update(drift_learning=learning, evidence=evidence_label(learning),
+            data, plan, _ = trend_evidence(fit, row.indicator, int(row.year))
+            rec.update(drift_learning=data, plan_share=plan, evidence=evidence_label(data, plan),
                        last_observed_year=_last_observed(fit, row.indicator))
         if rec["status"] == "evaluated":
             printed = getattr(row, "threshold_half_unit", None) if rec["threshold_from"] == "document" else None

@@ -208,6 +208,7 @@ def plan13_record(dataset: data_mod.Dataset | None = None, draws: int = 1000, tu
         ("Brier score, model", d["brier"], f"fit {f.diagnostics.flag()}"),
         ("Brier score, 'every target is met'", np.mean((1 - o) ** 2), "p = 1 for all"),
         ("Brier score, base rate", np.mean((base - o) ** 2), "p = share met (in-sample, flatters the baseline)"),
+        ("Brier difference, model − 'every target is met'", *brier_difference(p, np.ones_like(p), o)),
         ("reliability (lower is better)", d["reliability"], f"Murphy decomposition, {RELIABILITY_BINS} bins"),
         ("resolution (higher is better)", d["resolution"], f"Murphy decomposition, {RELIABILITY_BINS} bins"),
         ("uncertainty", d["uncertainty"], "base rate × (1 − base rate)"),
@@ -216,6 +217,18 @@ def plan13_record(dataset: data_mod.Dataset | None = None, draws: int = 1000, tu
          "Brier = reliability − resolution + uncertainty + within-bin variance − 2 × within-bin covariance"),
     ], columns=["measure", "value", "detail"])
     return scored.reset_index(), summary, reliability_table(p, o)
+
+
+def brier_difference(p: np.ndarray, q: np.ndarray, o: np.ndarray, reps: int = 10000, seed: int = 0
+                     ) -> tuple[float, str]:
+    """Brier score of ``p`` minus that of ``q`` on outcomes ``o``, with a paired bootstrap 95% interval over
+    targets (few targets: is the difference more than chance?)."""
+    loss = (p - o) ** 2 - (q - o) ** 2
+    if len(loss) == 0:
+        return np.nan, ""
+    boot = np.random.default_rng(seed).choice(loss, (reps, len(loss))).mean(axis=1)
+    lo, hi = np.quantile(boot, [0.025, 0.975])
+    return float(loss.mean()), f"paired bootstrap over targets, 95% interval [{lo:.3f}, {hi:.3f}]"
 
 
 def _bin(p: np.ndarray, bins: int) -> np.ndarray:

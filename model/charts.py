@@ -171,7 +171,8 @@ def _probability_bars(out_dir: Path, result, lang: str) -> Path:
     t = result.attainment
     t = t[(t["status"] == "evaluated") & (t["plan"] == "p14")].sort_values("p_attained")
     fig, ax = plt.subplots(figsize=(A4_WIDTH_IN, max(2.5, 0.22 * len(t) + 1)))
-    colours = t["evidence"].map({"data": OKABE_ITO[0], "mixed": OKABE_ITO[1], "prior": OKABE_ITO[7]}).fillna("grey")
+    colours = t["evidence"].map({"data": OKABE_ITO[0], "mixed": OKABE_ITO[1], "plan": OKABE_ITO[5],
+                                  "prior": OKABE_ITO[7]}).fillna("grey")
     cat = result.fit.layout.catalogue
     short = lambda i: cat.at[i, "name_zh"] if lang == "zh" and cat.at[i, "name_zh"] else cat.at[i, "name_en"]
     labels = [f"{short(i)} ({tid.removeprefix('p14_')})" for i, tid in zip(t["indicator"], t["target_id"])]
@@ -179,7 +180,8 @@ def _probability_bars(out_dir: Path, result, lang: str) -> Path:
     ax.set_yticks(range(len(t)), labels, fontsize=6)
     ax.set_xlim(0, 1)
     ax.set_xlabel("P(attained)")
-    ax.set_title("14th-plan targets: P(attained)\nevidence: blue = data, orange = mixed, black = prior", fontsize=9)
+    ax.set_title("14th-plan targets: P(attained)\nevidence: blue = data, orange = mixed, "
+                 "light blue = plan's own target, black = prior", fontsize=9)
     fig.tight_layout()
     path = out_dir / "p_attained.png"
     save_png(fig, path)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.metadata
+import io
 import json
 import time
 from dataclasses import dataclass, field
@@ -25,7 +26,7 @@ from . import priors
 from .layout import Layout, build_layout
 
 CACHE_DIR = data_mod.ROOT / ".cache" / "fits"
-MODEL_SOURCES = ("growth.py", "layout.py", "operators.py", "priors.py", "fit.py", "sparse.py")
+MODEL_SOURCES = ("growth.py", "layout.py", "operators.py", "priors.py", "fit.py", "sparse.py", "planner.py")
 SAMPLER = "nutpie"
 QUANTILES = (0.05, 0.10, 0.25, 0.50, 0.75, 0.90, 0.95)
 STORED_DRAWS = 1500
@@ -87,17 +88,23 @@ def package_versions() -> dict[str, str]:
     return {p: importlib.metadata.version(p) for p in ("numpy", "scipy", "pandas", "pymc", "pytensor", "arviz")}
 
 
-def _cache_key(obs: pd.DataFrame, settings: FitSettings, dataset: data_mod.Dataset) -> str:
+def _structure_key(obs: pd.DataFrame, dataset: data_mod.Dataset, signals: pd.DataFrame) -> str:
+    """Hash of what defines the model: figures, catalogue, targets, the plans' signals, code and versions."""
     h = hashlib.sha256()
     h.update(obs.drop(columns=["file"]).to_csv(index=False).encode())
     # the catalogue (transforms, classes, links) and the targets (which indicators are sampled) shape the model
     h.update(dataset.catalogue.to_csv(index=False).encode())
     h.update(dataset.targets[["target_id", "indicator"]].to_csv(index=False).encode())
-    h.update(json.dumps(settings.as_dict(), sort_keys=True).encode())
+    h.update(signals.to_csv(index=False).encode())
     h.update(json.dumps(package_versions(), sort_keys=True).encode())
     for name in MODEL_SOURCES:
         h.update((data_mod.ROOT / "model" / name).read_bytes())
     return h.hexdigest()[:16]
+
+
+def _cache_key(structure: str, settings: FitSettings) -> str:
+    """The model's hash with the sampler settings: one posterior."""
+    return hashlib.sha256((structure + json.dumps(settings.as_dict(), sort_keys=True)).encode()).hexdigest()[:16]
 
 
 def data_hash(obs: pd.DataFrame) -> str:
@@ -173,6 +180,15 @@ class Fit:
         return json.loads(self.idata.attrs.get("timings", "{}"))
 
     @property
+    def planner(self) -> pd.DataFrame:
+        """The plans' statements of period trends the fit used or the simulation uses (:mod:`model.planner`):
+        indicator, period, implied trend per year on the natural scale, target ids."""
+        from .planner import SIGNAL_COLUMNS
+
+        frame = pd.read_json(io.StringIO(self.idata.attrs.get("planner", "[]")), orient="records")
+        return frame if len(frame) else pd.DataFrame(columns=SIGNAL_COLUMNS)
+
+    @property
     def last_year(self) -> int:
         return int(self.layout.years[-1])
 
@@ -228,10 +244,15 @@ def fit(dataset: data_mod.Dataset | None = None, as_of: str | None = None, data_
     """
     dataset = dataset or data_mod.shipped()
     settings = FitSettings(as_of=as_of, data_through=data_through, draws=draws, tune=tune, chains=chains, seed=seed)
+    from .planner import signals as planner_signals
+
     vintage = dataset.vintage(as_of, data_through)
     layout = build_layout(vintage)
     obs = vintage.observations
-    key = _cache_key(obs, settings, dataset)
+    signals = planner_signals(dataset.targets, obs, dataset.catalogue, as_of)
+    signals = signals[signals["indicator"].isin(layout.base)].reset_index(drop=True)
+    structure = _structure_key(obs, dataset, signals)
+    key = _cache_key(structure, settings)
     path = CACHE_DIR / f"{key}.nc"
     if cache and path.is_file():
         idata = az.from_netcdf(path)
@@ -245,10 +266,9 @@ def fit(dataset: data_mod.Dataset | None = None, as_of: str | None = None, data_
     fitted = layout.subset(data_rich(layout, obs, dataset.targets))
     timings = {}
     start = time.perf_counter()
-    structure = _cache_key(obs, FitSettings(), dataset)  # the model's data and code, not the sampler settings
-    if structure not in _COMPILED:
+    if structure not in _COMPILED:  # the model's data and code, not the sampler settings
         fobs = distinct_figures(obs[obs["indicator"].isin(fitted.indicators)])
-        _COMPILED[structure] = _compile(build_model(fitted, fobs, fitted.index(fobs)))
+        _COMPILED[structure] = _compile(build_model(fitted, fobs, fitted.index(fobs), signals))
     timings["build and compile"] = time.perf_counter() - start
     start = time.perf_counter()
     idata = _sample(_COMPILED[structure], settings, progress)
@@ -261,11 +281,10 @@ def fit(dataset: data_mod.Dataset | None = None, as_of: str | None = None, data_
     post["mu"] = _stack(idata.posterior["drift"].sel(period=int(plan_period(layout.years[-1]))).to_numpy())
     post["classes"] = list(idata.posterior["klass"].to_numpy())
     for fam, floor in (("level", priors.NOISE_FLOOR_LEVEL), ("growth", priors.NOISE_FLOOR_GROWTH)):
-        shared = _stack(idata.posterior[f"source_noise_{fam}"].to_numpy()).reshape(-1) + floor  # one per family
-        post[f"noise_{fam}"] = np.repeat(shared[:, None], len(post["classes"]), axis=1)
+        post[f"noise_{fam}"] = _stack(idata.posterior[f"source_noise_{fam}"].to_numpy()).reshape(-1) + floor
     post["sigma_class"] = class_scale(fitted, post, np.random.default_rng(seed))
     start = time.perf_counter()
-    full, unanchored, ess = draw_sparse(layout, fitted, post, obs, seed)
+    full, unanchored, ess = draw_sparse(layout, fitted, post, obs, seed, signals=signals)
     timings["sparse indicators"] = time.perf_counter() - start
     diag.weak_sparse = sorted(i for i, e in ess.items() if e < WEAK_ESS)
     shape = idata.posterior["mu"].shape[:2]
@@ -278,7 +297,8 @@ def fit(dataset: data_mod.Dataset | None = None, as_of: str | None = None, data_
     idata.attrs.update(diagnostics=json.dumps(diag.as_dict()), settings=json.dumps(settings.as_dict()),
                        versions=json.dumps(package_versions()), data_hash=data_hash(obs),
                        fitted=json.dumps(fitted.base), unanchored=json.dumps(unanchored),
-                       sparse_ess=json.dumps(ess), timings=json.dumps(timings))
+                       sparse_ess=json.dumps(ess), timings=json.dumps(timings),
+                       planner=signals.to_json(orient="records"))
     if cache:
         CACHE_DIR.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")

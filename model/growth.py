@@ -9,9 +9,11 @@ For each base indicator *i* (class *c*) on its natural scale (log, logit or iden
     \mu_i &= m_c + s_c\, z^{\mu}_i, \quad z^{\mu}_i \sim t_3   && \text{long-run drift}\\
     \mu_{i,p} &= \mu_i + \rho\, s_c\, z_{i,p}, \quad z_{i,p} \sim \mathcal N(0,1) && \text{drift of plan period } p\\
     \sigma_i &= \sigma_c\, e^{0.3 z^{\sigma}_i}, \quad \log\sigma_c \sim \mathcal N(\log v_c, 0.5^2),\; z^\sigma_i \sim \mathcal N(0,1) && \text{pooled volatility}\\
-    \varepsilon_{i,t} &\sim t_{\nu_c}(0, 1) \;\text{or}\; \mathcal N(0,1)
+    \varepsilon_{i,t} &\sim t_{\nu_c}(0, 1) \;\text{or}\; \mathcal N(0,1)\\
+    g_{i,p} &\sim t_3(\mu_{i,p},\; \kappa\, s_c) && \text{a five-year plan's target as a statement of its period's trend}
 
-(non-centred; class priors in :mod:`model.priors`). Plan periods *p* are the five-year plans (2011–15,
+(non-centred; class priors in :mod:`model.priors`; the targets' implied trends :math:`g_{i,p}` and
+κ = ``priors.PLANNER_SD`` in :mod:`model.planner`). Plan periods *p* are the five-year plans (2011–15,
 2016–20, 2021–25, ...): a new plan moves trends, so each period has its own drift around the
 indicator's long-run one (:math:`\rho` = ``priors.PERIOD_SHIFT``). A forecast into a period with no
 figure draws its drift afresh; a forecast within the period of the latest figures uses theirs.
@@ -144,8 +146,9 @@ def pinned_spans(layout: Layout, obs: pd.DataFrame) -> dict[str, list[tuple[int,
     for ind, years in nominal.items():
         ys = sorted(years)
         for a, b in zip(ys[:-1], ys[1:]):
-            if ind in pins and _determined(np.array(pins[ind]), _change(layout.n_years, [a - y0, b - y0], [-1, 1])):
-                pins.setdefault(DEFLATOR, []).append(_change(layout.n_years, [a - y0, b - y0], [-1, 1]))
+            change = _change(layout.n_years, [a - y0, b - y0], [-1, 1])
+            if ind in pins and _determined(np.array(pins[ind]), change):
+                pins.setdefault(DEFLATOR, []).append(change)
     out = {}
     for ind, vs in pins.items():
         basis = np.array(vs)
@@ -235,8 +238,9 @@ def distinct_figures(obs: pd.DataFrame) -> pd.DataFrame:
     return obs[~repeated].reset_index(drop=True)
 
 
-def build_model(layout: Layout, obs: pd.DataFrame, index: FigureIndex) -> pm.Model:
-    """The PyMC model of the latent paths given the observations (see the module equations)."""
+def build_model(layout: Layout, obs: pd.DataFrame, index: FigureIndex, signals: pd.DataFrame | None = None) -> pm.Model:
+    """The PyMC model of the latent paths given the observations and the plans' ``signals`` of their periods'
+    trends (:func:`model.planner.signals`; those of fitted indicators and periods are used)."""
     obs = censor_zeros(obs)
     classes = sorted({layout.klass(i) for i in layout.base})
     cls_of = np.array([classes.index(layout.klass(i)) for i in layout.base])
@@ -259,6 +263,13 @@ def build_model(layout: Layout, obs: pd.DataFrame, index: FigureIndex) -> pm.Mod
         drift = pm.Deterministic("drift", mu[:, None] + priors.PERIOD_SHIFT * drift_sd[:, None] * z_period,
                                  dims=("indicator", "period"))
         drift_flat = drift[:, period_col].flatten()  # (indicator, year) flattened: the trend of each step
+        if signals is not None:
+            sig = signals[signals["indicator"].isin(layout.base) & signals["period"].isin(periods)]
+            if len(sig):
+                r = np.array([layout.base.index(i) for i in sig["indicator"]], dtype=int)
+                p = np.searchsorted(periods, sig["period"].to_numpy(int))
+                pm.StudentT("planner", nu=priors.PLANNER_NU, mu=drift.flatten()[r * len(periods) + p],
+                            sigma=priors.PLANNER_SD * drift_sd[r], observed=sig["drift"].to_numpy(float))
         # A class with one sampled member: its scale and the member's deviation are one number (a ridge for
         # NUTS), so the member's volatility takes their combined prior (the same lognormal) directly.
         alone = np.bincount(cls_of, minlength=len(classes)) == 1

@@ -161,7 +161,7 @@ def run_scenario(scenario: Scenario, dataset: data_mod.Dataset | None = None, pr
     target_id
     p14_gdp         2025         >=     2800.0   亿元
     p14_gdp_growth  2025          >        8.0    %
-    >>> bool(head["p_attained"].between(0, 1).all()), set(head["evidence"]) <= {"data", "mixed", "prior"}
+    >>> bool(head["p_attained"].between(0, 1).all()), set(head["evidence"]) <= {"data", "mixed", "plan", "prior"}
     (True, True)
     """
     dataset = dataset or data_mod.shipped()

@@ -116,8 +116,17 @@ long-run trend about as much as trends differ between indicators of a class (the
 PLAN_PERIOD_START = 2011
 """First year of a five-year plan period (12th plan: 2011–2015; 13th: 2016–2020; 14th: 2021–2025; ...)."""
 DRIFT_NU = 3.0
-"""Degrees of freedom of the drift prior's z (variance 3: see attainment.drift_learning)."""
+"""Degrees of freedom of the drift prior's z (variance 3: see planner.no_data_variances)."""
 ABOUT_TOLERANCE = {"growth": 0.5, "level": 0.02}
 """Extra observation sd for statements marked 左右/约 ('about'): 0.5 pp for rates, 2% for levels."""
 INITIAL_LEVEL_SD = 2.0
 """sd of the first latent value around its first observation, on the natural scale (weakly informative)."""
+PLANNER_SD = 1.0
+"""Scale of a five-year plan's target read as a statement of its period's trend (:mod:`model.planner`), in units
+of the class drift sd. Before these documents, national plan targets for real GDP growth missed the realised
+five-year average by 0.7–3.8 points a year (11th plan 7.5% against 11.3%, 12th 7% against 7.8%, 13th 6.5%
+against about 5.7%), against the aggregate class's drift sd of 3 points: a target is about as informative as
+the spread of trends within its class, no more."""
+PLANNER_NU = 3.0
+"""Degrees of freedom of that statement: some targets are slogans (R&D intensity 0.89% → 2.5% in five years),
+so a target far from the data and the class prior loses its pull instead of dragging the trend."""

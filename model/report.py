@@ -59,14 +59,15 @@ def attainment_markdown(result) -> str:
         f"Data vintage: documents published by {s.as_of or 'any date'}; {len(f.observations)} observations; "
         f"fit {f.diagnostics.flag()}; {s.draws} simulated paths, seed {s.seed}.",
         "",
-        "| target | 指标 | indicator | year | target | P(attained) | median [90% interval] | evidence (drift learning) "
+        "| target | 指标 | indicator | year | target | P(attained) | median [90% interval] | evidence (data / plan share) "
         "| P with prior trend | growth needed (percentile) | 属性 | source |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for _, r in t.iterrows():
         p = "not evaluable" if r["status"] != "evaluated" else f"**{r['p_attained']:.2f}**"
         interval = "–" if pd.isna(r.get("median")) else f"{_fmt(r['median'])} [{_fmt(r['q05'])}, {_fmt(r['q95'])}]"
-        ev = "–" if pd.isna(r.get("drift_learning")) else f"{r['evidence']} ({r['drift_learning']:.2f})"
+        ev = ("–" if pd.isna(r.get("drift_learning")) else
+              f"{r['evidence']} ({r['drift_learning']:.2f} / {r.get('plan_share', 0.0):.2f})")
         pp = "–" if pd.isna(r.get("p_prior")) else f"{r['p_prior']:.2f}"
         need = "–"
         if not pd.isna(r.get("required_rate")):
@@ -77,9 +78,12 @@ def attainment_markdown(result) -> str:
     lines += ["", "## Joint results", "", "| event | P |", "|---|---|"]
     for _, r in result.joint.head(3).iterrows():
         lines.append(f"| {r['event']} | {r['probability']:.3f} |")
-    lines += ["", "Evidence: *drift learning* is the posterior contraction of the indicator's trend "
-              "(1 = the data fix it, 0 = the class prior does); *P with prior trend* is P(attained) when trend "
-              "and volatility come from the class prior instead of the data (same observed start). "
+    lines += ["", "Evidence: what is known of the indicator's trend in the target's plan period, split into the "
+              "share from the figures (*data*), from the plan's own target read as the planners' statement of "
+              "the trend (*plan*, see `model/planner.py`) and from the class prior (the rest); the label names "
+              "data (≥ 0.5), mixed (≥ 0.2), else whichever of plan and prior gives more. *P with prior trend* is "
+              "P(attained) when trend and volatility come from the class prior alone, without figures or the "
+              "plan's target (same observed start). "
               "*growth needed* is the yearly growth (or pp/yr) still required from the last observed year, "
               "with the share of simulated paths that grow less.", ""]
     not_eval = t[t["status"] != "evaluated"]

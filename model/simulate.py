@@ -140,7 +140,7 @@ def simulate(fit: Fit, horizon: int = 2025, n_paths: int | None = None, seed: in
     shape = (n_paths, len(layout.base), n_future)
     eps = _standard_innovations(rng, nu, shape)
     future_years = ext.years[-n_future:]
-    mu = future_trends(fit, dyn, pick, future_years, rng)
+    mu = future_trends(fit, dyn, pick, future_years, rng, planner=override is None)
 
     k = np.ones(shape)
     for a in assumptions:
@@ -164,18 +164,27 @@ def simulate(fit: Fit, horizon: int = 2025, n_paths: int | None = None, seed: in
     return Paths(ext, np.concatenate([x_fit, x_future], axis=2), pick, fit.last_year)
 
 
-def future_trends(fit: Fit, dyn: dict, pick: np.ndarray, future_years: np.ndarray, rng) -> np.ndarray:
+def future_trends(fit: Fit, dyn: dict, pick: np.ndarray, future_years: np.ndarray, rng,
+                  planner: bool = True) -> np.ndarray:
     """Trend of each path, indicator and future year (n_paths, n_base, n_future): the fitted trend of the
-    last plan period within it, a fresh draw around the long-run trend for each later period."""
+    last plan period within it, a fresh draw around the long-run trend for each later period, given the
+    plan's statement of that period's trend where there is one (``planner``; :mod:`model.planner`)."""
     from .growth import plan_period
+    from .planner import conditional_trend, scale_sd
     from .priors import CLASS_PRIORS, PERIOD_SHIFT
 
     current, base = dyn["mu"][pick], dyn["mu_base"][pick]
-    shift = PERIOD_SHIFT * np.array([CLASS_PRIORS[fit.layout.klass(i)].drift_sd for i in fit.layout.base]) * prior_scale(fit)
+    drift_sd = np.array([CLASS_PRIORS[fit.layout.klass(i)].drift_sd for i in fit.layout.base]) * prior_scale(fit)
+    shift = PERIOD_SHIFT * drift_sd
     periods = plan_period(future_years)
     out = np.repeat(current[:, :, None], len(future_years), axis=2)
+    signals = fit.planner if planner else None
     for p in np.unique(periods[periods != plan_period(fit.last_year)]):
         fresh = base + shift * rng.standard_normal(base.shape)
+        if signals is not None:
+            for s in signals[signals["period"] == p].itertuples(index=False):
+                j = fit.layout.base.index(s.indicator)
+                fresh[:, j] = conditional_trend(base[:, j], shift[j], s.drift, float(scale_sd(drift_sd[j])), rng)
         out[:, :, periods == p] = fresh[:, :, None]
     return out
 

@@ -16,7 +16,9 @@ hyperparameters is cheap to draw exactly instead. For each posterior draw *s* of
    :math:`\theta = (x_{i,\cdot}, \mu_i, \mu_{i,p} - \mu_i)` (path, long-run drift, plan-period shifts;
    the level is flat a priori, as :math:`x_0 \sim N(\cdot, 2^2)` in NUTS): θ is drawn from its
    Gaussian posterior given the figures **linearised** on the indicator's natural scale (log levels,
-   :math:`\log(1+g)` for growth rates, the mean log level for a cumulative total, the logit of a share);
+   :math:`\log(1+g)` for growth rates, the mean log level for a cumulative total, the logit of a share)
+   and the plan's statement of a fitted period's trend (:mod:`model.planner`; its :math:`t_3` is a
+   normal with precision scaled by a mixing weight :math:`\lambda_T`, drawn from its prior like λ);
 3. the weight is that Gaussian's evidence times the ratio of the exact likelihood of *all* the
    indicator's figures (levels, growth rates, cumulative totals, pp changes, censored statements:
    the operators of :mod:`model.operators` and the noise of :mod:`model.growth`) to the linearised
@@ -54,24 +56,27 @@ CHUNK = 500
 
 def class_noise(classes_all: list[str], post: dict[str, np.ndarray], rng) -> dict[str, np.ndarray]:
     """Class volatility (fitted where NUTS sampled the class, else drawn from its prior) and the document
-    errors (one per family, shared by every class), as (n, n_classes_all) arrays."""
+    errors (one per family, shared by every class: ``post`` holds them as (n,) vectors), as (n, n_classes_all)
+    arrays."""
     n = post["x"].shape[0]
     out = {"sigma_class": np.zeros((n, len(classes_all)))}
     for k, c in enumerate(classes_all):  # sorted: the same draws in every process
         out["sigma_class"][:, k] = (post["sigma_class"][:, post["classes"].index(c)] if c in post["classes"] else
                                     priors.CLASS_PRIORS[c].vol * np.exp(priors.VOL_CLASS_SPREAD * rng.standard_normal(n)))
     for name in ("noise_level", "noise_growth"):
-        out[name] = np.repeat(post[name][:, :1], len(classes_all), axis=1)
+        out[name] = np.repeat(post[name][:, None], len(classes_all), axis=1)
     return out
 
 
 def draw_sparse(full: Layout, fitted: Layout, post: dict[str, np.ndarray], obs: pd.DataFrame, seed: int,
-                proposals: int = PROPOSALS) -> tuple[dict[str, np.ndarray], list[str], dict[str, float]]:
+                proposals: int = PROPOSALS, signals: pd.DataFrame | None = None
+                ) -> tuple[dict[str, np.ndarray], list[str], dict[str, float]]:
     """Posterior arrays on ``full.base`` from the NUTS ones plus importance-resampled sparse indicators.
 
     ``post`` holds ``x`` (n, n_fitted, n_years), ``mu`` (trend of the last plan period), ``mu_base``
-    (long-run trend), ``sigma`` (n, n_fitted), and ``sigma_class``,
-    ``noise_level``, ``noise_growth`` (n, n_classes, floors included) with their ``classes``. Returns the
+    (long-run trend), ``sigma`` (n, n_fitted), ``sigma_class`` (n, n_classes) with their ``classes``, and
+    ``noise_level``, ``noise_growth`` (n,: one per family, floors included). ``signals`` are the plans'
+    statements of period trends (:func:`model.planner.signals`). Returns the
     arrays ``x``, ``mu``, ``mu_base``, ``sigma`` and, over all classes, ``sigma_class``, ``noise_level``,
     ``noise_growth`` with ``classes``; the ids of unanchored indicators; the mean ESS per sparse indicator.
     """
@@ -93,8 +98,9 @@ def draw_sparse(full: Layout, fitted: Layout, post: dict[str, np.ndarray], obs: 
                 out[name][:, j] = post[name][:, k]
             continue
         c = classes_all.index(full.klass(ind))
+        own = signals[signals["indicator"] == ind] if signals is not None else None
         cond = _Conditional(full, ind, figures[figures["indicator"] == ind], anchor.get(ind), anchor_year.get(ind),
-                            scale[j])
+                            scale[j], () if own is None else list(zip(own["period"], own["drift"])))
         if not cond.anchored:
             unanchored.append(ind)
         draws = [cond.draw(rng, noise["sigma_class"][s, c], noise["noise_level"][s, c], noise["noise_growth"][s, c],
@@ -103,7 +109,7 @@ def draw_sparse(full: Layout, fitted: Layout, post: dict[str, np.ndarray], obs: 
             out[name][:, j] = np.concatenate([d[i] for d in draws])
         if not cond.exact:
             ess[ind] = float(np.mean(np.concatenate([d[4] for d in draws])))
-    out.update({k: v for k, v in noise.items()}, classes=classes_all)
+    out.update(noise, classes=classes_all)
     return out, unanchored, ess
 
 
@@ -116,7 +122,7 @@ class _Conditional:
     """One sparse indicator: its figures indexed on a grid of (indicator, deflator), their linearisation, its prior."""
 
     def __init__(self, full: Layout, ind: str, rows: pd.DataFrame, anchor: float | None, anchor_year: int | None,
-                 scale: float):
+                 scale: float, signals=()):
         self.layout = full.subset([ind, DEFLATOR])
         self.row = self.layout.base.index(ind)
         self.transform = full.transform(ind)
@@ -157,7 +163,6 @@ class _Conditional:
                                      "identity": abs(anchor)}.get(self.transform, 1.0))
         else:
             pseudo_sd = 1.0
-        self.correct_pseudo = self.anchored
         lin.append((pseudo, np.zeros(ny), anchor or 0.0, pseudo_sd, "pseudo", 1.0))
         self.H = np.array([v[0] for v in lin])          # (r, years) on x
         self.Hd = np.array([v[1] for v in lin])         # (r, years) on the log deflator (nominal figures)
@@ -175,6 +180,10 @@ class _Conditional:
         A[:, ny] = -1.0
         A[np.arange(ny - 1), ny + 1 + np.searchsorted(self.periods, periods[1:])] = -1.0
         self.A, self.AtA = A, A.T @ A
+        # the plan's statements of a fitted period's trend m + d_p (model.planner): (state columns, implied trend)
+        self.signals = [(np.array([ny, ny + 1 + int(np.searchsorted(self.periods, p))]), float(g))
+                        for p, g in signals if p in self.periods]
+        self.exact = self.exact and not self.signals
 
     def _linear(self, r, y0: int, ny: int, full: Layout):
         """(h, h_deflator, y', known sd, family, sd factor) of a point figure that is (nearly) linear in x, or None."""
@@ -234,6 +243,13 @@ class _Conditional:
         b = np.zeros((m_, K, n_state))
         b[..., :ny] = ((w * y) @ self.H)[:, None, :]
         b[..., ny] = pmu * m0
+        logw = np.zeros((m_, K))
+        for cols, g in self.signals:  # a t₃ statement = N(g; m + d_p, τ²/λ_T), λ_T from its Gamma prior
+            lam_t = rng.gamma(priors.PLANNER_NU / 2, 2 / priors.PLANNER_NU, (m_, K))
+            pi = lam_t / (priors.PLANNER_SD * s0) ** 2
+            Q[..., cols[:, None], cols[None, :]] += pi[..., None, None]
+            b[..., cols] += (pi * g)[..., None]
+            logw += 0.5 * np.log(pi) - 0.5 * pi * g**2
         L = np.linalg.cholesky(Q)
         u = _forward(L, b)                                   # θ̂ = L⁻ᵀu, so b'θ̂ = u'u
         theta = _backward(L, u + rng.standard_normal(u.shape))
@@ -241,11 +257,11 @@ class _Conditional:
         mu = mu_base + theta[..., ny + 1 + self.last_period]
         logdet = 2 * np.log(np.diagonal(L, axis1=-2, axis2=-1)).sum(-1)
         c = pmu * m0**2 + (w * y**2).sum(-1)[:, None]
-        logw = (0.5 * (u**2).sum(-1) - 0.5 * c - 0.5 * logdet - (ny - 1) * np.log(sd) + 0.5 * np.log(pmu)
-                - n_p * np.log(shift))
+        logw += (0.5 * (u**2).sum(-1) - 0.5 * c - 0.5 * logdet - (ny - 1) * np.log(sd) + 0.5 * np.log(pmu)
+                 - n_p * np.log(shift))
         resid = y[:, None, :] - x @ self.H.T
         lin = -0.5 * w[:, None, :] * resid**2
-        keep = self.family != "pseudo" if not self.correct_pseudo else np.ones(len(self.family), bool)
+        keep = self.family != "pseudo" if not self.anchored else np.ones(len(self.family), bool)
         logw -= lin[..., keep].sum(-1)
         if cp.nu:  # exact t density of the steps over the Gaussian stand-in
             steps = theta @ self.A.T                          # steps minus their trends

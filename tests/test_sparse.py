@@ -42,8 +42,11 @@ def _truth(rng, cp, sig_c, transform):
     return start + np.concatenate([[0.0], np.cumsum(steps)]), drift[-1], base
 
 
-@pytest.mark.parametrize("ind, transform", [("elderly_care_beds_per_1000", "log"), ("surface_water_good_share", "logit")])
-def test_conditional_draws_are_calibrated(dataset, ind, transform):
+@pytest.mark.parametrize("ind, transform, stated", [("elderly_care_beds_per_1000", "log", False),
+                                                    ("surface_water_good_share", "logit", False),
+                                                    ("elderly_care_beds_per_1000", "log", True)])
+def test_conditional_draws_are_calibrated(dataset, ind, transform, stated):
+    """``stated``: the plan states the trend of 2021–25 (model.planner), drawn from its t₃ around the truth."""
     layout = _layout(dataset, ind)
     cp = priors.CLASS_PRIORS[dataset.catalogue.at[ind, "class"]]
     rng = np.random.default_rng(7)
@@ -63,7 +66,12 @@ def test_conditional_draws_are_calibrated(dataset, ind, transform):
                        (2020, "share", float(share(2020) * np.exp(noise(TAU_LEVEL))))]
         anchor_value = figures[1][2]
         anchor = np.log(anchor_value) if transform == "log" else np.log(anchor_value / (100 - anchor_value))
-        cond = _Conditional(layout, ind, _rows(ind, figures), anchor, 2020, 1.0)
+        signals = ()
+        if stated:  # one level and the statement: the trend is the statement's (a wrong scale fails, ×0.2 or ×5)
+            figures = figures[1:2]
+            g = mu + priors.PLANNER_SD * cp.drift_sd * rng.standard_t(priors.PLANNER_NU)
+            signals = [(2021, float(g))]
+        cond = _Conditional(layout, ind, _rows(ind, figures), anchor, 2020, 1.0, signals)
         ones = np.ones(n)
         xs, mus, bases, _, _ = cond.draw(rng, sig_c * ones, TAU_LEVEL * ones, TAU_GROWTH * ones,
                                          np.zeros((n, len(YEARS))), 64)
