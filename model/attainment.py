@@ -118,12 +118,12 @@ def attained(q: np.ndarray, comparator: str, threshold: float, high: float | Non
 
 def trend_evidence(fit: Fit, indicator: str, year: int | None = None) -> tuple[float, float, float]:
     """Shares (data, plan, prior) of what is known of the trend that drives an indicator's quantity in ``year``:
-    the fitted trend of the last plan period, or for a later period the long-run trend plus a fresh period
-    shift given the plan's statement of it. From the trend's variance under the class prior, under the prior
+    the fitted trend of the last plan period, that of a later period the plan states (``Fit.ahead``), or for any
+    other later period the long-run trend plus a fresh period shift. From the trend's variance under the class prior, under the prior
     and the plan's statement (no figures), and under the posterior (:func:`model.planner.evidence_shares`).
     For a ratio, of the numerator's trend minus the denominator's. NaNs where a term is not modelled."""
     from .growth import plan_period
-    from .planner import conditional_trend, evidence_shares, no_data_variances, scale_sd
+    from .planner import evidence_shares, no_data_variances
     from .priors import CLASS_PRIORS, PERIOD_SHIFT
     from .simulate import prior_scale
 
@@ -133,6 +133,7 @@ def trend_evidence(fit: Fit, indicator: str, year: int | None = None) -> tuple[f
         return float("nan"), float("nan"), float("nan")
     period = plan_period(year if year is not None else fit.last_year)
     later = period != plan_period(fit.last_year)
+    stated = period in fit.ahead
     signals = fit.planner
     rng = np.random.default_rng(1)
     v0 = v1 = 0.0
@@ -147,10 +148,11 @@ def trend_evidence(fit: Fit, indicator: str, year: int | None = None) -> tuple[f
         v0, v1 = v0 + a, v1 + b
         if not later:
             trend = fit.draws("mu")[:, j]
+        elif stated:
+            trend = fit.draws("mu_ahead")[:, j, fit.ahead.index(period)]
         else:
-            base, shift = fit.draws("mu_base")[:, j], PERIOD_SHIFT * cp.drift_sd * scale
-            trend = (conditional_trend(base, shift, g, float(scale_sd(cp.drift_sd * scale)), rng) if g is not None
-                     else base + shift * rng.standard_normal(len(base)))
+            base = fit.draws("mu_base")[:, j]
+            trend = base + PERIOD_SHIFT * cp.drift_sd * scale * rng.standard_normal(len(base))
         post = post + sign * trend
     return evidence_shares(v0, v1, float(np.var(post)))
 

@@ -155,10 +155,11 @@ class Fit:
 
     def draws(self, name: str) -> np.ndarray:
         """Posterior draws with chains stacked first: (n_draws, ...). ``x`` (latent paths), ``mu`` (trend
-        of the plan period of the last fitted year), ``mu_base`` (long-run trend) and ``sigma`` (volatility)
-        cover every base indicator (sampled and sparse); ``sigma_class``, ``noise_level`` and
+        of the plan period of the last fitted year), ``mu_base`` (long-run trend), ``sigma`` (volatility) and
+        ``mu_ahead`` (trends of the later periods a plan states, :attr:`ahead`) cover every base indicator
+        (sampled and sparse); ``sigma_class``, ``noise_level`` and
         ``noise_growth`` (floors included) every class (``klass_all``)."""
-        if name in ("x", "mu", "mu_base", "sigma", "sigma_class", "noise_level", "noise_growth"):
+        if name in ("x", "mu", "mu_base", "sigma", "sigma_class", "noise_level", "noise_growth", "mu_ahead"):
             name = f"{name}_all"
         return _stack(self.idata.posterior[name].to_numpy())
 
@@ -178,6 +179,12 @@ class Fit:
         """Seconds spent building and compiling the model (0 when this process had compiled it), sampling,
         and drawing the sparse indicators, when the fit was computed (not loaded from the cache)."""
         return json.loads(self.idata.attrs.get("timings", "{}"))
+
+    @property
+    def ahead(self) -> list[int]:
+        """Plan periods after the fitted years whose trends the fit drew given the plans' statements of them."""
+        post = self.idata.posterior
+        return [int(p) for p in post["ahead"].to_numpy()] if "ahead" in post.coords else []
 
     @property
     def planner(self) -> pd.DataFrame:
@@ -259,7 +266,7 @@ def fit(dataset: data_mod.Dataset | None = None, as_of: str | None = None, data_
         diag = Diagnostics(**{k: v for k, v in json.loads(idata.attrs["diagnostics"]).items() if k != "ok"})
         return Fit(layout, obs, idata, diag, settings, key, from_cache=True)
 
-    from .growth import build_model, distinct_figures, plan_period
+    from .growth import ahead_periods, build_model, distinct_figures, plan_period
     from .layout import data_rich
     from .sparse import draw_sparse
 
@@ -279,6 +286,8 @@ def fit(dataset: data_mod.Dataset | None = None, as_of: str | None = None, data_
     post = {k: _stack(idata.posterior[k].to_numpy()) for k in ("x", "sigma", "sigma_class")}
     post["mu_base"] = _stack(idata.posterior["mu"].to_numpy())
     post["mu"] = _stack(idata.posterior["drift"].sel(period=int(plan_period(layout.years[-1]))).to_numpy())
+    ahead = ahead_periods(layout, signals)
+    post["mu_ahead"] = _stack(idata.posterior["drift"].sel(period=list(ahead)).to_numpy())
     post["classes"] = list(idata.posterior["klass"].to_numpy())
     for fam, floor in (("level", priors.NOISE_FLOOR_LEVEL), ("growth", priors.NOISE_FLOOR_GROWTH)):
         post[f"noise_{fam}"] = _stack(idata.posterior[f"source_noise_{fam}"].to_numpy()).reshape(-1) + floor
@@ -288,12 +297,12 @@ def fit(dataset: data_mod.Dataset | None = None, as_of: str | None = None, data_
     timings["sparse indicators"] = time.perf_counter() - start
     diag.weak_sparse = sorted(i for i, e in ess.items() if e < WEAK_ESS)
     shape = idata.posterior["mu"].shape[:2]
-    for name in ("x", "mu", "mu_base", "sigma", "sigma_class", "noise_level", "noise_growth"):
+    for name in ("x", "mu", "mu_base", "sigma", "sigma_class", "noise_level", "noise_growth", "mu_ahead"):
         arr = full[name]
         dims = ("chain", "draw", "klass_all" if name in ("sigma_class", "noise_level", "noise_growth") else "series",
-                "year")[: arr.ndim + 1]
+                "ahead" if name == "mu_ahead" else "year")[: arr.ndim + 1]
         idata.posterior[f"{name}_all"] = (dims, arr.reshape(*shape, *arr.shape[1:]))
-    idata.posterior = idata.posterior.assign_coords(series=layout.base, klass_all=full["classes"])
+    idata.posterior = idata.posterior.assign_coords(series=layout.base, klass_all=full["classes"], ahead=list(ahead))
     idata.attrs.update(diagnostics=json.dumps(diag.as_dict()), settings=json.dumps(settings.as_dict()),
                        versions=json.dumps(package_versions()), data_hash=data_hash(obs),
                        fitted=json.dumps(fitted.base), unanchored=json.dumps(unanchored),
@@ -324,7 +333,7 @@ def class_scale(fitted: Layout, post: dict, rng) -> np.ndarray:
 
 
 def _stack(arr: np.ndarray) -> np.ndarray:
-    return arr.reshape((-1, *arr.shape[2:]))
+    return arr.reshape((arr.shape[0] * arr.shape[1], *arr.shape[2:]))  # not -1: arrays may be empty
 
 
 _COMPILED: dict[str, object] = {}

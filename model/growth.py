@@ -15,8 +15,9 @@ For each base indicator *i* (class *c*) on its natural scale (log, logit or iden
 (non-centred; class priors in :mod:`model.priors`; the targets' implied trends :math:`g_{i,p}` and
 κ = ``priors.PLANNER_SD`` in :mod:`model.planner`). Plan periods *p* are the five-year plans (2011–15,
 2016–20, 2021–25, ...): a new plan moves trends, so each period has its own drift around the
-indicator's long-run one (:math:`\rho` = ``priors.PERIOD_SHIFT``). A forecast into a period with no
-figure draws its drift afresh; a forecast within the period of the latest figures uses theirs.
+indicator's long-run one (:math:`\rho` = ``priors.PERIOD_SHIFT``). A forecast within the period of the
+latest figures uses its fitted drift; a later period that a plan states is part of the model (its drift
+is informed by the statement alone, :func:`ahead_periods`); any other later period draws its drift afresh.
 Volatility is pooled hard within a class (indicators differ from the class scale by ~30%): few indicators have more than two figures,
 and a looser pool opens funnels the sampler cannot cross. The log GDP deflator :math:`d_t` is a base
 indicator of class *price* (Student-t innovations, fat tails for coal-price swings) pinned to
@@ -88,6 +89,14 @@ def plan_period(year):
     """First year of the five-year plan period of ``year`` (the period of the step ending in that year)."""
     y = np.asarray(year)
     return priors.PLAN_PERIOD_START + 5 * ((y - priors.PLAN_PERIOD_START) // 5)
+
+
+def ahead_periods(layout: Layout, signals: pd.DataFrame | None) -> np.ndarray:
+    """Plan periods after the fitted years that a plan's statement speaks of (sorted)."""
+    if signals is None or not len(signals):
+        return np.array([], dtype=int)
+    p = np.unique(signals["period"].to_numpy(int))
+    return p[p > plan_period(layout.years[-1])]
 
 
 def log_values(x, layout: Layout, xp=np):
@@ -240,7 +249,9 @@ def distinct_figures(obs: pd.DataFrame) -> pd.DataFrame:
 
 def build_model(layout: Layout, obs: pd.DataFrame, index: FigureIndex, signals: pd.DataFrame | None = None) -> pm.Model:
     """The PyMC model of the latent paths given the observations and the plans' ``signals`` of their periods'
-    trends (:func:`model.planner.signals`; those of fitted indicators and periods are used)."""
+    trends (:func:`model.planner.signals`; those of fitted indicators are used). A signal of a period after the
+    fitted years adds that period's trend to ``drift`` (:func:`ahead_periods`): the statement informs it and,
+    through it, the long-run trend."""
     obs = censor_zeros(obs)
     classes = sorted({layout.klass(i) for i in layout.base})
     cls_of = np.array([classes.index(layout.klass(i)) for i in layout.base])
@@ -249,7 +260,7 @@ def build_model(layout: Layout, obs: pd.DataFrame, index: FigureIndex, signals: 
     scale = _scale(layout, anchor)
     n_base, n_years = len(layout.base), layout.n_years
     defl = layout.base.index(DEFLATOR)
-    periods = np.unique(plan_period(layout.years))
+    periods = np.union1d(plan_period(layout.years), ahead_periods(layout, signals))
     period_col = np.searchsorted(periods, plan_period(layout.years))
     coords = {"indicator": layout.base, "year": layout.years, "klass": classes, "period": periods}
 

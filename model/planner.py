@@ -22,13 +22,15 @@ published later) and restatements are left out, as are ratios (a share of two mo
 indicators does not say which of them is expected to move), nominal targets of indicators whose
 latent path is real (the deflator is not the planner's to set), annual plans and thresholds
 supplied by a scenario. A bound the base already keeps (infant mortality ≤ 6‰ from 5.04‰) says
-"no worse", not where the planner expects the indicator, and is left out too. Several targets of one indicator and period (a level and its growth rate)
-are one statement: their implied trends are averaged.
+"no worse", not where the planner expects the indicator, and is left out too. Several targets of
+one indicator and period (a level and its growth rate) are one statement: their implied trends
+are averaged.
 
-Where the period is inside the fitted years the signal is a term of the likelihood
-(:mod:`model.growth`, :mod:`model.sparse`); where it lies ahead, the simulation draws the
-period's trend given it (:func:`conditional_trend`). :func:`evidence_shares` splits what is known
-about a trend into data, plan and prior.
+The signal is a term of the likelihood (:mod:`model.growth`, :mod:`model.sparse`). Where its
+period lies after the fitted years (a fit as of 2021 and the 2021–25 plan), the fit adds that
+period's trend, a shift with no step yet: the statement informs it and, through it, the
+long-run trend, and the simulation uses it (``Fit.ahead``). :func:`evidence_shares` splits what
+is known about a trend into data, plan and prior.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ import functools
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from . import priors
 from .data import formula_terms
@@ -135,16 +138,6 @@ def scale_sd(drift_sd: np.ndarray | float) -> np.ndarray | float:
     return priors.PLANNER_SD * np.asarray(drift_sd)
 
 
-def conditional_trend(base: np.ndarray, shift: float, drift: float, sd: float, rng, k: int = 64) -> np.ndarray:
-    """A period trend per draw of the long-run trend ``base`` (n,), given the period's signal: the period's shift
-    N(0, shift²) proposed ``k`` times per draw, one kept with probability ∝ the signal's t density."""
-    prop = base[:, None] + shift * rng.standard_normal((len(base), k))
-    logw = -(priors.PLANNER_NU + 1) / 2 * np.log1p(((drift - prop) / sd) ** 2 / priors.PLANNER_NU)
-    w = np.exp(logw - logw.max(axis=1, keepdims=True))
-    pick = (w.cumsum(axis=1) < rng.random((len(base), 1)) * w.sum(axis=1, keepdims=True)).sum(axis=1).clip(max=k - 1)
-    return prop[np.arange(len(base)), pick]
-
-
 MONTE_CARLO = 20000
 """Draws for the no-data variances of :func:`evidence_shares` (a fixed seed: the same numbers every run)."""
 
@@ -152,14 +145,17 @@ MONTE_CARLO = 20000
 @functools.lru_cache(maxsize=None)
 def no_data_variances(drift_mean: float, drift_sd: float, signal: float | None) -> tuple[float, float]:
     """Variance of a plan period's trend under the class prior alone (V₀: t₃ long-run drift, variance 3 s², plus
-    the period shift ρ² s²) and under the prior and the plan's signal, without any figure (V₁)."""
+    the period shift ρ² s²) and under the prior and the plan's statement, without any figure (V₁: prior draws
+    weighted by the statement's t density)."""
     v0 = priors.DRIFT_NU / (priors.DRIFT_NU - 2) * drift_sd**2 + (priors.PERIOD_SHIFT * drift_sd) ** 2
     if signal is None:
         return v0, v0
     rng = np.random.default_rng(0)
-    base = drift_mean + drift_sd * rng.standard_t(priors.DRIFT_NU, MONTE_CARLO)
-    period = conditional_trend(base, priors.PERIOD_SHIFT * drift_sd, signal, float(scale_sd(drift_sd)), rng)
-    return v0, float(period.var())
+    trend = (drift_mean + drift_sd * rng.standard_t(priors.DRIFT_NU, MONTE_CARLO)
+             + priors.PERIOD_SHIFT * drift_sd * rng.standard_normal(MONTE_CARLO))
+    w = stats.t.pdf((signal - trend) / float(scale_sd(drift_sd)), priors.PLANNER_NU)
+    mean = np.average(trend, weights=w)
+    return v0, float(np.average((trend - mean) ** 2, weights=w))
 
 
 def evidence_shares(v0: float, v1: float, v2: float) -> tuple[float, float, float]:

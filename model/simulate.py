@@ -167,25 +167,23 @@ def simulate(fit: Fit, horizon: int = 2025, n_paths: int | None = None, seed: in
 def future_trends(fit: Fit, dyn: dict, pick: np.ndarray, future_years: np.ndarray, rng,
                   planner: bool = True) -> np.ndarray:
     """Trend of each path, indicator and future year (n_paths, n_base, n_future): the fitted trend of the
-    last plan period within it, a fresh draw around the long-run trend for each later period, given the
-    plan's statement of that period's trend where there is one (``planner``; :mod:`model.planner`)."""
+    last plan period within it; for a later period that a plan states (``Fit.ahead``; with ``planner``), the
+    trend the fit drew given the statement (:mod:`model.planner`); for any other later period a fresh draw
+    around the long-run trend."""
     from .growth import plan_period
-    from .planner import conditional_trend, scale_sd
     from .priors import CLASS_PRIORS, PERIOD_SHIFT
 
     current, base = dyn["mu"][pick], dyn["mu_base"][pick]
-    drift_sd = np.array([CLASS_PRIORS[fit.layout.klass(i)].drift_sd for i in fit.layout.base]) * prior_scale(fit)
-    shift = PERIOD_SHIFT * drift_sd
+    shift = PERIOD_SHIFT * np.array([CLASS_PRIORS[fit.layout.klass(i)].drift_sd for i in fit.layout.base]) * prior_scale(fit)
     periods = plan_period(future_years)
     out = np.repeat(current[:, :, None], len(future_years), axis=2)
-    signals = fit.planner if planner else None
+    ahead = fit.ahead if planner else []
     for p in np.unique(periods[periods != plan_period(fit.last_year)]):
-        fresh = base + shift * rng.standard_normal(base.shape)
-        if signals is not None:
-            for s in signals[signals["period"] == p].itertuples(index=False):
-                j = fit.layout.base.index(s.indicator)
-                fresh[:, j] = conditional_trend(base[:, j], shift[j], s.drift, float(scale_sd(drift_sd[j])), rng)
-        out[:, :, periods == p] = fresh[:, :, None]
+        if p in ahead:
+            trend = fit.draws("mu_ahead")[pick][:, :, ahead.index(p)]
+        else:
+            trend = base + shift * rng.standard_normal(base.shape)
+        out[:, :, periods == p] = trend[:, :, None]
     return out
 
 

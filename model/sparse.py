@@ -44,7 +44,7 @@ from scipy import stats
 from scipy.special import log_ndtr
 
 from . import priors
-from .growth import _scale, censor_zeros, distinct_figures, log_values, observation_noise, plan_period
+from .growth import _scale, ahead_periods, censor_zeros, distinct_figures, log_values, observation_noise, plan_period
 from .layout import DEFLATOR, Layout, anchors
 from .operators import LOG_SCALE_OPS, OP_OF_KIND, cell_years, evaluate, to_comparison_scale
 
@@ -75,9 +75,10 @@ def draw_sparse(full: Layout, fitted: Layout, post: dict[str, np.ndarray], obs: 
 
     ``post`` holds ``x`` (n, n_fitted, n_years), ``mu`` (trend of the last plan period), ``mu_base``
     (long-run trend), ``sigma`` (n, n_fitted), ``sigma_class`` (n, n_classes) with their ``classes``, and
-    ``noise_level``, ``noise_growth`` (n,: one per family, floors included). ``signals`` are the plans'
-    statements of period trends (:func:`model.planner.signals`). Returns the
-    arrays ``x``, ``mu``, ``mu_base``, ``sigma`` and, over all classes, ``sigma_class``, ``noise_level``,
+    ``noise_level``, ``noise_growth`` (n,: one per family, floors included), and ``mu_ahead`` (n, n_fitted,
+    n_ahead: trends of the stated periods after the fitted years, :func:`model.growth.ahead_periods`).
+    ``signals`` are the plans' statements of period trends (:func:`model.planner.signals`). Returns the
+    arrays ``x``, ``mu``, ``mu_base``, ``sigma``, ``mu_ahead`` and, over all classes, ``sigma_class``, ``noise_level``,
     ``noise_growth`` with ``classes``; the ids of unanchored indicators; the mean ESS per sparse indicator.
     """
     rng = np.random.default_rng(seed)
@@ -85,7 +86,9 @@ def draw_sparse(full: Layout, fitted: Layout, post: dict[str, np.ndarray], obs: 
     nb, ny = len(full.base), full.n_years
     classes_all = sorted({full.klass(i) for i in full.base})
     noise = class_noise(classes_all, post, rng)
-    out = {"x": np.zeros((n, nb, ny)), "mu": np.zeros((n, nb)), "mu_base": np.zeros((n, nb)), "sigma": np.zeros((n, nb))}
+    ahead = ahead_periods(full, signals)
+    out = {"x": np.zeros((n, nb, ny)), "mu": np.zeros((n, nb)), "mu_base": np.zeros((n, nb)), "sigma": np.zeros((n, nb)),
+           "mu_ahead": np.zeros((n, nb, len(ahead)))}
     deflator = post["x"][:, fitted.base.index(DEFLATOR)]
     figures = censor_zeros(distinct_figures(obs))
     anchor, anchor_year = anchors(full, obs, last=True)
@@ -107,6 +110,12 @@ def draw_sparse(full: Layout, fitted: Layout, post: dict[str, np.ndarray], obs: 
                            deflator[s], proposals) for s in _chunks(n)]
         for name, i in (("x", 0), ("mu", 1), ("mu_base", 2), ("sigma", 3)):
             out[name][:, j] = np.concatenate([d[i] for d in draws])
+        # stated later periods from the conditional; the others a fresh shift around the long-run trend
+        stated = np.concatenate([d[5] for d in draws])
+        shift = priors.PERIOD_SHIFT * cond.prior.drift_sd * scale[j]
+        for k, p in enumerate(ahead):
+            out["mu_ahead"][:, j, k] = (stated[:, list(cond.ahead).index(p)] if p in cond.ahead else
+                                        out["mu_base"][:, j] + shift * rng.standard_normal(n))
         if not cond.exact:
             ess[ind] = float(np.mean(np.concatenate([d[4] for d in draws])))
     out.update(noise, classes=classes_all)
@@ -172,7 +181,8 @@ class _Conditional:
         self.factor = np.array([v[5] for v in lin])
         # state (x_0 … x_{T-1}, long-run drift m, period shifts d_p); steps x_t - x_{t-1} - m - d_p(t) ~ N(0, sd²)
         periods = plan_period(full.years)
-        self.periods = np.unique(periods)
+        self.ahead = np.array(sorted({int(p) for p, _ in signals if p > periods[-1]}), dtype=int)
+        self.periods = np.union1d(periods, self.ahead)  # later periods: a shift with no step, only a statement
         self.last_period = int(np.searchsorted(self.periods, periods[-1]))
         n_p = len(self.periods)
         A = np.zeros((ny - 1, ny + 1 + n_p))
@@ -217,7 +227,8 @@ class _Conditional:
         return None
 
     def draw(self, rng, sig_c, tau_level, tau_growth, deflator, K):
-        """One conditional draw per posterior draw: (x, mu, mu_base, sigma, ess), with leading axis len(sig_c).
+        """One conditional draw per posterior draw: (x, mu, mu_base, sigma, ess, mu_ahead), with leading axis
+        len(sig_c); ``mu_ahead`` (m, len(self.ahead)) are the trends of the stated periods after the fitted years.
 
         Proposal: the volatility and the t₃ drift prior's mixing weight λ from the prior, then (x, mu) from
         the Gaussian posterior of the random walk given λ and the linearised figures; weight = that
@@ -279,7 +290,9 @@ class _Conditional:
         p /= p.sum(axis=1, keepdims=True)
         pick = (p.cumsum(axis=1) < rng.random((m_, 1))).sum(axis=1).clip(max=K - 1)
         rows = np.arange(m_)
-        return x[rows, pick], mu[rows, pick], mu_base[rows, pick], sigma[rows, pick], 1.0 / (p**2).sum(axis=1)
+        ahead = mu_base[..., None] + theta[..., ny + 1 + np.searchsorted(self.periods, self.ahead)]
+        return (x[rows, pick], mu[rows, pick], mu_base[rows, pick], sigma[rows, pick], 1.0 / (p**2).sum(axis=1),
+                ahead[rows, pick])
 
     def _cells(self, x, deflator):
         """Flattened log values of (indicator, deflator) for proposals x (m, K, years)."""

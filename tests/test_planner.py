@@ -39,16 +39,19 @@ def test_vintage_sees_only_published_plans(dataset):
     assert early.empty  # both plans' targets are read from the 14th plan (published 2021-05-25)
 
 
-def test_conditional_trend_is_the_posterior_given_a_t_statement():
-    """Prior N(0, 1) for the period's trend, statement g = 2 with a t₃ of scale 1: mean and sd by quadrature."""
-    g, sd = 2.0, 1.0
-    dens = lambda m: stats.norm.pdf(m) * stats.t.pdf((g - m) / sd, priors.PLANNER_NU)
-    z = integrate.quad(dens, -10, 10)[0]
-    mean = integrate.quad(lambda m: m * dens(m), -10, 10)[0] / z
-    var = integrate.quad(lambda m: m**2 * dens(m), -10, 10)[0] / z - mean**2
-    draws = planner.conditional_trend(np.zeros(40000), 1.0, g, sd, np.random.default_rng(0))
-    assert draws.mean() == pytest.approx(mean, abs=0.02)
-    assert draws.std() == pytest.approx(np.sqrt(var), abs=0.02)
+def test_no_data_variance_is_the_posterior_given_the_statement_alone():
+    """Trend = m + s t₃ + ρ s N(0, 1), statement g ~ t₃(trend, κ s): the variance of the trend given g, by quadrature."""
+    m, s, g = 0.0, 0.1, 0.25
+    shift, sd = priors.PERIOD_SHIFT * s, priors.PLANNER_SD * s
+    prior = lambda u: integrate.quad(lambda b: stats.t.pdf(b, priors.DRIFT_NU, m, s) * stats.norm.pdf(u, b, shift),
+                                     -2, 2, limit=200)[0]
+    dens = lambda u: prior(u) * stats.t.pdf(g, priors.PLANNER_NU, u, sd)
+    z = integrate.quad(dens, -1.5, 1.5, limit=200)[0]
+    mean = integrate.quad(lambda u: u * dens(u), -1.5, 1.5, limit=200)[0] / z
+    var = integrate.quad(lambda u: (u - mean) ** 2 * dens(u), -1.5, 1.5, limit=200)[0] / z
+    v0, v1 = planner.no_data_variances(m, s, g)
+    assert v0 == pytest.approx((3 + priors.PERIOD_SHIFT**2) * s**2)
+    assert v1 == pytest.approx(var, rel=0.05)
 
 
 def test_evidence_shares_are_shares_of_precision():
@@ -71,3 +74,13 @@ def test_statement_enters_the_likelihood_of_a_fitted_period(dataset, signals):
     # the fitted periods' statements of GDP: 2016–20 and 2021–25
     assert np.allclose(sorted(m.rvs_to_values[planner_rv].data), sorted(sig.loc[sig["indicator"] == "gdp", "drift"]))
     assert "planner" not in build_model(layout, obs, layout.index(obs)).named_vars
+
+
+def test_statement_of_a_later_period_adds_its_trend(dataset, signals):
+    """As of 2021 the fit ends in 2020: the 14th plan's statements add the 2021–25 trend to the model."""
+    v = dataset.vintage("2021-05-25")
+    layout = build_layout(v).subset(["gdp", "gdp_deflator"])
+    obs = v.observations[v.observations["indicator"].isin(layout.indicators)].reset_index(drop=True)
+    m = build_model(layout, obs, layout.index(obs), signals.reset_index())
+    assert layout.years[-1] == 2020 and 2021 in m.coords["period"]
+    assert len(m.rvs_to_values[m["planner"]].data) == 2    # GDP's statements of 2016–20 and 2021–25

@@ -42,15 +42,17 @@ def _truth(rng, cp, sig_c, transform):
     return start + np.concatenate([[0.0], np.cumsum(steps)]), drift[-1], base
 
 
-@pytest.mark.parametrize("ind, transform, stated", [("elderly_care_beds_per_1000", "log", False),
-                                                    ("surface_water_good_share", "logit", False),
-                                                    ("elderly_care_beds_per_1000", "log", True)])
+@pytest.mark.parametrize("ind, transform, stated", [("elderly_care_beds_per_1000", "log", None),
+                                                    ("surface_water_good_share", "logit", None),
+                                                    ("elderly_care_beds_per_1000", "log", 2021),
+                                                    ("elderly_care_beds_per_1000", "log", 2026)])
 def test_conditional_draws_are_calibrated(dataset, ind, transform, stated):
-    """``stated``: the plan states the trend of 2021–25 (model.planner), drawn from its t₃ around the truth."""
+    """``stated``: a plan states the trend of the period starting that year (model.planner), drawn from its t₃
+    around the truth: 2021–25, the last fitted period, or 2026–30, after the fitted years."""
     layout = _layout(dataset, ind)
     cp = priors.CLASS_PRIORS[dataset.catalogue.at[ind, "class"]]
     rng = np.random.default_rng(7)
-    reps, n, ranks = 120, 49, {"x2020": [], "x2023": [], "mu": [], "mu_base": []}
+    reps, n, ranks = 120, 49, {"x2020": [], "x2023": [], "mu": [], "mu_base": [], "ahead": []}
     sig_c = cp.vol
     for _ in range(reps):
         x, mu, mu_base = _truth(rng, cp, sig_c, transform)
@@ -67,18 +69,21 @@ def test_conditional_draws_are_calibrated(dataset, ind, transform, stated):
         anchor_value = figures[1][2]
         anchor = np.log(anchor_value) if transform == "log" else np.log(anchor_value / (100 - anchor_value))
         signals = ()
+        ahead = mu_base + priors.PERIOD_SHIFT * cp.drift_sd * rng.standard_normal()  # the 2026–30 trend
         if stated:  # one level and the statement: the trend is the statement's (a wrong scale fails, ×0.2 or ×5)
             figures = figures[1:2]
-            g = mu + priors.PLANNER_SD * cp.drift_sd * rng.standard_t(priors.PLANNER_NU)
-            signals = [(2021, float(g))]
+            g = (mu if stated == 2021 else ahead) + priors.PLANNER_SD * cp.drift_sd * rng.standard_t(priors.PLANNER_NU)
+            signals = [(stated, float(g))]
         cond = _Conditional(layout, ind, _rows(ind, figures), anchor, 2020, 1.0, signals)
         ones = np.ones(n)
-        xs, mus, bases, _, _ = cond.draw(rng, sig_c * ones, TAU_LEVEL * ones, TAU_GROWTH * ones,
-                                         np.zeros((n, len(YEARS))), 64)
+        xs, mus, bases, _, _, aheads = cond.draw(rng, sig_c * ones, TAU_LEVEL * ones, TAU_GROWTH * ones,
+                                                 np.zeros((n, len(YEARS))), 64)
         for name, draws, true in (("x2020", xs[:, col[2020]], x[col[2020]]), ("x2023", xs[:, col[2023]], x[col[2023]]),
                                   ("mu", mus, mu), ("mu_base", bases, mu_base)):
             ranks[name].append(int((draws < true).sum()))
-    for name, r in ranks.items():
+        if stated == 2026:
+            ranks["ahead"].append(int((aheads[:, 0] < ahead).sum()))
+    for name, r in ((k, v) for k, v in ranks.items() if v):
         counts = np.bincount(np.array(r) * 5 // (n + 1), minlength=5)
         assert stats.chisquare(counts).pvalue > 0.001, (name, counts)
 
@@ -89,7 +94,7 @@ def test_one_level_needs_one_proposal_and_is_matched(dataset):
     assert cond.exact
     n = 2000
     ones = np.ones(n)
-    xs, _, _, _, _ = cond.draw(np.random.default_rng(1), 0.08 * ones, TAU_LEVEL * ones, TAU_GROWTH * ones,
+    xs, *_ = cond.draw(np.random.default_rng(1), 0.08 * ones, TAU_LEVEL * ones, TAU_GROWTH * ones,
                             np.zeros((n, len(YEARS))), 64)
     level = xs[:, 2020 - YEARS[0]]
     assert abs(np.median(level) - np.log(30.0)) < 0.003
