@@ -128,26 +128,21 @@ class Layout:
 
 
 MIN_FIGURES = 3
-"""Distinct quantities with figures an indicator needs to be sampled by NUTS. Two pin at most a level and
-one change, which only the class prior splits into trend and volatility: a funnel for NUTS (step size
+"""Distinct figures an indicator needs to be sampled by NUTS. Two figures pin at most a level and one
+change, which only the class prior splits into trend and volatility: a funnel for NUTS (step size
 0.02, 1000 leapfrog steps per draw for the whole model), while the exact conditional is cheap by
-importance resampling (:mod:`model.sparse`). Three pin two changes and inform the trend. Two figures of
-the same quantity from different documents pin it once: shantytown renovation's 2016–20 totals
-(45000 and 36281 units) counted as two figures put it in NUTS, where their conflict left the lowest
-ESS of the 2024 fit (361 with a second seed) and the one divergence of the 2021 fit in its volatility."""
-QUANTITY_KEY = ["indicator", "year", "span_start", "kind", "price_basis"]
-"""What a figure measures (its value aside)."""
+importance resampling (:mod:`model.sparse`). Three figures pin two changes and inform the trend."""
 
 
 def data_rich(layout: Layout, obs: pd.DataFrame, targets: pd.DataFrame) -> list[str]:
     """Base indicators sampled by NUTS: those of light-tailed classes with a target (or a ratio with one)
-    and figures of at least ``MIN_FIGURES`` distinct quantities of their own or of their ratios, the GDP deflator and
+    and at least ``MIN_FIGURES`` distinct figures of their own or of their ratios, the GDP deflator and
     the components of ratios (they are coupled). The rest are *sparse* (:mod:`model.sparse`)."""
     from .growth import distinct_figures
 
     cat = layout.catalogue
     count: dict[str, int] = {}
-    for ind in distinct_figures(obs).drop_duplicates(QUANTITY_KEY)["indicator"]:
+    for ind in distinct_figures(obs)["indicator"]:
         for term in formula_terms(cat.at[ind, "links"]) or (ind,):
             count[term] = count.get(term, 0) + 1
     with_target = set(targets["indicator"])

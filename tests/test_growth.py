@@ -70,14 +70,3 @@ def test_block_parameterisation_keeps_the_random_walk_prior(dataset):
     assert stats.kstest(z.ravel(), "norm").pvalue < 1e-6
     lag1 = [np.corrcoef(z[:, t], z[:, t + 1])[0, 1] for t in range(z.shape[1] - 1)]
     assert np.abs(lag1).max() < 0.08
-
-
-def test_nuts_needs_three_quantities_not_three_values(dataset):
-    """Two printed totals of one 2016–20 sum (45000 and 36281 units) pin one quantity: with a 2015 count that is
-    two, so shantytown renovation is drawn by the sparse sampler, which does not mind their conflict."""
-    from model.layout import data_rich
-
-    v = dataset.vintage("2024-03-31")
-    rich = data_rich(build_layout(v), v.observations, dataset.targets)
-    assert "shantytown_renovation" not in rich
-    assert {"gdp", "gdp_deflator", "fiscal_revenue", "sei_va"} <= set(rich)
