@@ -33,16 +33,15 @@ def predictive_draws(fit: Fit, rows: pd.DataFrame, n_draws: int | None = None, s
     q, readable = target_quantity(paths, rows)
     readable &= ~level_unknown(fit, rows)
     rng = np.random.default_rng(seed + 1)
-    post = {fam: fit.draws(f"noise_{fam}")[paths.posterior_draw] for fam in ("level", "growth")}
-    classes = list(fit.idata.posterior["klass_all"].to_numpy())
-    cls_of = _noise_class(fit, rows)
+    # the document error: one per family, shared by every class (stored per class, all columns equal)
+    post = {fam: fit.draws(f"noise_{fam}")[paths.posterior_draw, 0] for fam in ("level", "growth")}
     out = np.full_like(q, np.nan)
     for j, r in rows.iterrows():
         if not readable[j]:
             continue
         op = OP_OF_KIND[r["kind"]]
         fam = "level" if op in LOG_SCALE_OPS else "growth"
-        tau = post[fam][:, classes.index(cls_of[j])]
+        tau = post[fam]
         known = 0.0
         if pd.notna(r.get("value")) and pd.notna(r["half_unit"]):
             known = observation_noise(rows.iloc[[j]], op)[0]
@@ -50,15 +49,6 @@ def predictive_draws(fit: Fit, rows: pd.DataFrame, n_draws: int | None = None, s
         noise = sd * rng.standard_normal(len(q))
         out[:, j] = np.exp(np.log(q[:, j]) + noise) if fam == "level" else q[:, j] + noise
     return out
-
-
-def _noise_class(fit: Fit, rows: pd.DataFrame) -> list[str]:
-    """Class whose document error applies to each row (a ratio: its numerator's), as in the fit."""
-    from .data import formula_terms
-
-    cat = fit.layout.catalogue
-    return [cat.at[(formula_terms(cat.at[ind, "links"]) or (ind,))[0], "class"] if ind in cat.index else None
-            for ind in rows["indicator"]]
 
 
 def summarise(draws: np.ndarray, values: np.ndarray | None = None) -> pd.DataFrame:
