@@ -256,7 +256,7 @@ def fit(dataset: data_mod.Dataset | None = None, as_of: str | None = None, data_
     vintage = dataset.vintage(as_of, data_through)
     layout = build_layout(vintage)
     obs = vintage.observations
-    signals = planner_signals(dataset.targets, obs, dataset.catalogue, as_of)
+    signals = planner_signals(dataset.targets, obs, dataset.catalogue, as_of, data_through)
     signals = signals[signals["indicator"].isin(layout.base)].reset_index(drop=True)
     structure = _structure_key(obs, dataset, signals)
     key = _cache_key(structure, settings)

@@ -54,13 +54,18 @@ SIGNAL_COLUMNS = ["indicator", "period", "drift", "targets"]
 
 
 def signals(targets: pd.DataFrame, observations: pd.DataFrame, catalogue: pd.DataFrame,
-            as_of: str | None = None) -> pd.DataFrame:
+            as_of: str | None = None, data_through: int | None = None) -> pd.DataFrame:
     """Implied trend ``drift`` (natural scale, per year) of each (indicator, plan ``period``) with a usable
-    five-year-plan target published by ``as_of``; ``targets`` lists the target ids averaged."""
+    five-year-plan target published by ``as_of``; ``targets`` lists the target ids averaged. With
+    ``data_through`` (a fit on figures up to that year), only plans whose period starts by the next year:
+    a plan is issued at the start of its period, and a later plan knows outcomes the fit must not see
+    (the 14th plan, written in 2021, would tell a fit through 2015 where 2016–20 went)."""
     tg = targets[targets["plan"].isin(FIVE_YEAR_PLANS) & targets["threshold"].notna()
                  & (targets["restates"].fillna("") == "") & ~targets["quote"].astype(str).str.contains(ADJUSTED)]
     if as_of is not None:
         tg = tg[pd.to_datetime(tg["published"]) <= pd.Timestamp(as_of)]
+    if data_through is not None:
+        tg = tg[plan_period(tg["year"].to_numpy(int)) <= data_through + 1]
     rows = []
     for t in tg.itertuples(index=False):
         g = implied_drift(t, observations, catalogue)

@@ -84,3 +84,12 @@ def test_statement_of_a_later_period_adds_its_trend(dataset, signals):
     m = build_model(layout, obs, layout.index(obs), signals.reset_index())
     assert layout.years[-1] == 2020 and 2021 in m.coords["period"]
     assert len(m.rvs_to_values[m["planner"]].data) == 2    # GDP's statements of 2016–20 and 2021–25
+
+
+def test_fit_through_a_year_sees_only_plans_issued_by_then(dataset):
+    """The 13th-plan record fits figures through 2015: the 13th plan (2016–20) counts, the 14th (written in 2021,
+    knowing 2016–20's outcomes) does not."""
+    through = planner.signals(dataset.targets, dataset.observations, dataset.catalogue, data_through=2015)
+    assert set(through["period"]) == {2016}
+    every = planner.signals(dataset.targets, dataset.observations, dataset.catalogue)
+    assert set(every["period"]) == {2016, 2021}
