@@ -7,7 +7,8 @@ the probability that the target is met? Every indicator has a latent yearly path
 with drift, priors per indicator class); every published figure is an observation of those
 paths; the posterior is sampled once per data vintage and cached on disk (``.cache/fits/``);
 scenarios extend the posterior paths to the horizon; P(attained) is the share of paths that
-meet the target, with an evidence label saying whether the data or the class prior drive it.
+meet the target, with an evidence label saying whether the data, the plan's own target or the
+class prior drive it.
 
 Pipeline (one function per step, pandas / numpy results; run from the repository root)::
 

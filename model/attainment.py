@@ -15,12 +15,12 @@ quantity (劣Ⅴ类水体比例 ≤ 0%: "eliminate") means "below half a unit of
 (:math:`q \le 0.5`), as :func:`model.growth.censor_zeros` reads a printed 0 among the figures: a
 share on a logit scale is never exactly 0, so the literal reading would give P = 0 whatever happens.
 
-Evidence: the data's share in the answer is summarised by the *drift learning* of the target's
-quantity, :math:`1 - \mathrm{Var}_{post}(\mu)/\mathrm{Var}_{prior}(\mu)` (posterior contraction of the
-indicator's trend in the target's plan period; for a ratio a/b, of :math:`\mu_a-\mu_b`), and by :math:`P^{prior}_k`, the
-probability when the trend and volatility are drawn from the class priors instead of the
-posterior (same observed starting point). Label: ``data`` (learning ≥ 0.5), ``mixed``
-(0.2–0.5), ``prior`` (< 0.2).
+Evidence: what is known of the indicator's trend in the target's plan period (for a ratio a/b, of
+:math:`\mu_a-\mu_b`) is split into the shares from the figures (``drift_learning``), from the plan's
+own target (``plan_share``, :mod:`model.planner`) and from the class prior (:func:`trend_evidence`);
+:math:`P^{prior}_k` is the probability when the trend and volatility are drawn from the class priors
+instead of the posterior (same observed starting point). Label: ``data`` (data share ≥ 0.5),
+``mixed`` (0.2–0.5), else ``plan`` or ``prior``, whichever share is larger.
 """
 
 from __future__ import annotations

@@ -8,9 +8,10 @@ For each simulated path (a posterior draw, resampled) and future year *t*,
 
 exactly as in the fitted model (:mod:`model.growth`), with :math:`k_{i,t}` the scenario's
 volatility multiplier. The trend of a year in the plan period of the fit's last year is that
-period's posterior trend; a later period's trend is drawn afresh around the long-run trend,
-:math:`\mu_{i,p} = \mu_i + \rho\, s_c k_i\, z`, :math:`z \sim \mathcal N(0,1)` (one draw per
-path, indicator and period). The scenario's assumptions then act on the simulated growth
+period's posterior trend; a later period that a plan states has its trend drawn by the fit given the
+statement (``Fit.ahead``, :mod:`model.planner`); any other later period's trend is drawn afresh
+around the long-run trend, :math:`\mu_{i,p} = \mu_i + \rho\, s_c k_i\, z`, :math:`z \sim \mathcal N(0,1)`
+(one draw per path, indicator and period). The scenario's assumptions then act on the simulated growth
 :math:`g_{i,t} = e^{\Delta x_{i,t}} - 1` of log-scale indicators:
 
 * ``growth_shift``  :math:`g \to g + \delta/100` (points added to the simulated growth),
