@@ -36,13 +36,48 @@ def _fail(message: str, code: int = 2):
     raise typer.Exit(code)
 
 
+def _guarded(command):
+    """Bad input at the boundary becomes one line and exit code 2 (Ctrl-C: exit 130), never a traceback.
+
+    Model code raises :class:`model.errors.InputError` naming the file and field; files the user
+    names can also fail as OSError, UnicodeDecodeError or pandas' EmptyDataError, which name the path."""
+    import functools
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        from model.errors import InputError
+
+        try:
+            return command(*args, **kwargs)
+        except typer.Exit:
+            raise
+        except KeyboardInterrupt:
+            _fail("interrupted: nothing was written (cached posteriors are kept only when complete)", code=130)
+        except InputError as e:
+            _fail(str(e))
+        except UnicodeDecodeError as e:
+            _fail(f"{getattr(e, 'filename', None) or 'input'}: not UTF-8 text ({e.reason} at byte {e.start})")
+        except OSError as e:
+            _fail(f"{e.filename or 'file'}: {e.strerror or e}")
+        except ValueError as e:  # pandas' EmptyDataError and ParserError, date parsing
+            _fail(str(e).splitlines()[0] if str(e) else type(e).__name__)
+
+    return wrapper
+
+
+def command(*args, **kwargs):
+    """``app.command`` with the input guard: every command turns bad input into one line and exit 2."""
+    register = app.command(*args, **kwargs)
+    return lambda fn: register(_guarded(fn))
+
+
 def _dataset(extra: list[Path] | None):
     from model import data
 
     try:
         return data.load(extra=extra or ())
     except data.DataError as e:
-        _fail(str(e), code=1)
+        _fail(str(e))
 
 
 def _print_frame(frame, fmt: str, columns: list[str]):
@@ -60,7 +95,7 @@ def _print_frame(frame, fmt: str, columns: list[str]):
     out.print(table)
 
 
-@app.command()
+@command()
 def data(indicator: Optional[list[str]] = typer.Option(None, help="Only these indicator ids."),
          as_of: Optional[str] = typer.Option(None, help="Vintage: documents published by this ISO date."),
          fmt: str = typer.Option("table", "--format", help="table or csv"),
@@ -82,7 +117,7 @@ def data(indicator: Optional[list[str]] = typer.Option(None, help="Only these in
                  ["indicator", "year", "span_start", "value", "unit", "kind", "price_basis", "source", "line", "quote"])
 
 
-@app.command()
+@command()
 def targets(plan: Optional[list[str]] = typer.Option(None, help="Only these plans (p13, p14, a2021, a2023, a2024)."),
             fmt: str = typer.Option("table", "--format", help="table or csv")):
     """List the target registry."""
@@ -107,7 +142,7 @@ def _scenario(path: Path, ds):
         _fail(str(e))
 
 
-@app.command()
+@command()
 def validate(scenarios: list[Path] = typer.Argument(..., help="Scenario YAML files.")):
     """Check scenario files without running them."""
     ds = _dataset(None)
@@ -116,7 +151,7 @@ def validate(scenarios: list[Path] = typer.Argument(..., help="Scenario YAML fil
         out.print(f"[green]ok[/] {p}")
 
 
-@app.command()
+@command()
 def run(scenarios: list[Path] = typer.Argument(..., help="Scenario YAML files."),
         out_dir: Optional[Path] = typer.Option(None, "--out", help="Results folder (default results/<name>)."),
         draws: Optional[int] = typer.Option(None, help="Override the number of simulated paths."),
@@ -151,7 +186,7 @@ def run(scenarios: list[Path] = typer.Argument(..., help="Scenario YAML files.")
         out.print(f"[green]wrote[/] {target}")
 
 
-@app.command()
+@command()
 def compare(scenarios: list[Path] = typer.Argument(..., help="Scenario YAML files (run first if needed)."),
             out_dir: Path = typer.Option(Path("results/compare"), "--out", help="Folder for the table and charts."),
             indicator: str = typer.Option("gdp", help="Indicator of the fan chart across scenarios."),
@@ -182,7 +217,7 @@ def compare(scenarios: list[Path] = typer.Argument(..., help="Scenario YAML file
     out.print(f"[green]wrote[/] {out_dir / 'p_attained.csv'}, {', '.join(c.name for c in charts)}")
 
 
-@app.command()
+@command()
 def report(result_dir: Path = typer.Argument(..., help="A results folder written by `run`."),
            lang: str = typer.Option("zh", help="Chart labels: zh or en.")):
     """Rebuild a results folder's charts and report from its manifest, on the cached posterior (no refit)."""
@@ -210,7 +245,7 @@ def _has_tabulate() -> bool:
     return True
 
 
-@app.command()
+@command()
 def predict(input_file: Path = typer.Option(..., "--input", help="CSV of figure rows (observation columns)."),
             out_file: Path = typer.Option(..., "--out", help="CSV to write."),
             as_of: Optional[str] = typer.Option(None, help="Vintage of the fit (ISO date)."),
@@ -244,7 +279,7 @@ def predict(input_file: Path = typer.Option(..., "--input", help="CSV of figure 
     out.print(f"[green]wrote[/] {out_file} ({len(res)} rows)")
 
 
-@app.command()
+@command()
 def posterior(as_of: Optional[str] = typer.Option("2024-03-31", help="Vintage of the fit.")):
     """Posterior of real GDP growth 2021-2022, the GDP deflator path and 2025 nominal GDP."""
     import numpy as np
@@ -285,7 +320,7 @@ def posterior(as_of: Optional[str] = typer.Option("2024-03-31", help="Vintage of
                   f"{r['source'][:3]}:{r['line']} {r['quote']}")
 
 
-@app.command()
+@command()
 def backtest(as_of: str = typer.Option("2021-05-25", help="Vintage of the fit being scored."),
              draws: int = typer.Option(3000, help="Posterior draws per chain."),
              tune: int = typer.Option(2000, help="Tuning steps per chain."),
@@ -306,7 +341,7 @@ def backtest(as_of: str = typer.Option("2021-05-25", help="Vintage of the fit be
     out.print(f"[green]wrote[/] {out_dir}")
 
 
-@app.command()
+@command()
 def sbc(replications: int = typer.Option(100, help="Simulated datasets (prior draws)."),
         draws: int = typer.Option(300, help="Posterior draws per chain and replication."),
         tune: int = typer.Option(300, help="Tuning steps per chain and replication."),
@@ -336,7 +371,7 @@ def sbc(replications: int = typer.Option(100, help="Simulated datasets (prior dr
     out.print(f"{seconds:.0f} s; [green]wrote[/] {out_dir}")
 
 
-@app.command()
+@command()
 def schema(out_file: Path = typer.Option(Path("docs/scenarios.md"), "--out", help="Scenario reference to write."),
            dictionary: Path = typer.Option(Path("docs/data.md"), "--dictionary", help="Data dictionary to refresh.")):
     """Write the generated docs: the scenario YAML reference (keeping the hand-written part after it) and the

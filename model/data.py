@@ -22,6 +22,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from .errors import InputError
+
 ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = ROOT / "data"
 SEEDS_DIR = Path(os.environ.get("CHANGZHI_SEEDS", ROOT.parent / "shared" / "seeds"))
@@ -43,7 +45,7 @@ TARGET_COLUMNS = ["target_id", "indicator", "year", "span_start", "base_year", "
                   "published", "note", "restates"]
 
 
-class DataError(ValueError):
+class DataError(InputError):
     r"""A data file failed validation; ``problems`` lists every problem found (file, row, what).
 
     Attributes

@@ -13,6 +13,7 @@ import hashlib
 import importlib.metadata
 import io
 import json
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +26,8 @@ from . import data as data_mod
 from . import priors
 from .layout import Layout, build_layout
 
-CACHE_DIR = data_mod.ROOT / ".cache" / "fits"
+CACHE_DIR = Path(os.environ.get("CHANGZHI_CACHE", data_mod.ROOT / ".cache" / "fits"))
+"""Posterior cache folder; the environment variable ``CHANGZHI_CACHE`` overrides it."""
 MODEL_SOURCES = ("growth.py", "layout.py", "operators.py", "priors.py", "fit.py", "sparse.py", "planner.py")
 SAMPLER = "nutpie"
 QUANTILES = (0.05, 0.10, 0.25, 0.50, 0.75, 0.90, 0.95)

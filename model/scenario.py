@@ -17,8 +17,10 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from .errors import InputError
 
-class ScenarioError(ValueError):
+
+class ScenarioError(InputError):
     r"""A scenario file is invalid; the message is one line naming the file and the field.
 
     Examples

@@ -115,7 +115,7 @@ def test_data_option_adds_user_rows(tmp_path):
     extra.write_text(",".join(OBSERVATION_COLUMNS) + "\ngdp,2024,,5.0,亿元,yoy_growth,=,real,x,,,2025-03-31,\n",
                      encoding="utf-8")
     r = runner.invoke(app, ["run", "scenarios/baseline.yaml", "--data", str(extra), "--out", str(tmp_path / "no")])
-    assert r.exit_code == 1 and "extra.csv row 2: unit" in r.output
+    assert r.exit_code == 2 and "extra.csv row 2: unit" in r.output
     assert not (tmp_path / "no").exists()
 
 
