@@ -7,7 +7,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test bench backtest clean
+.PHONY: run test bench backtest results clean
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,16 @@ bench: $(STAMP)
 
 backtest: $(STAMP)
 	$(PY) run.py backtest
+
+# Every committed result and the README's numbers, at the commit that changes the model.
+results: $(STAMP)
+	$(PY) run.py run scenarios/*.yaml
+	$(PY) run.py compare scenarios/*.yaml
+	$(PY) run.py backtest
+	$(PY) run.py sbc
+	$(PY) benchmarks/bench.py
+	$(PY) examples/add_2024_figure.py --doc docs/add_data_example.md
+	$(PY) tools/readme_results.py
 
 clean:
 	rm -rf $(VENV) .cache

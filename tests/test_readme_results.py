@@ -1,0 +1,33 @@
+"""The README's measured numbers are exactly what the committed results give."""
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tools"))
+
+import readme_results  # noqa: E402
+
+
+def test_readme_block_matches_results():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert readme_results.readme_block(readme) == readme_results.render(ROOT / "results"), (
+        "README.md's results block differs from results/: run `make results` (or `python tools/readme_results.py` "
+        "after regenerating results/)")
+
+
+def test_block_changes_when_a_result_changes(tmp_path):
+    import shutil
+
+    copy = tmp_path / "results"
+    shutil.copytree(ROOT / "results", copy, ignore=shutil.ignore_patterns("*.png", "*.html", "*.nc"))
+    table = copy / "baseline" / "attainment.csv"
+    text = table.read_text(encoding="utf-8")
+    before = readme_results.render(copy)
+    import pandas as pd
+
+    frame = pd.read_csv(table)
+    frame.loc[frame["target_id"] == "p14_gdp", "p_attained"] = 0.123
+    frame.to_csv(table, index=False)
+    assert "0.12" in readme_results.headline_table(copy) and readme_results.render(copy) != before
+    assert text != table.read_text(encoding="utf-8")
