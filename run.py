@@ -190,22 +190,40 @@ def run(scenarios: list[Path] = typer.Argument(..., help="Scenario YAML files.")
 def compare(scenarios: list[Path] = typer.Argument(..., help="Scenario YAML files (run first if needed)."),
             out_dir: Path = typer.Option(Path("results/compare"), "--out", help="Folder for the table and charts."),
             indicator: str = typer.Option("gdp", help="Indicator of the fan chart across scenarios."),
+            rerun: bool = typer.Option(False, "--rerun", help="Rerun scenarios whose results are missing or stale."),
             lang: str = typer.Option("zh", help="Chart labels: zh or en.")):
-    """One table (targets × scenarios) of P(attained), a bar chart of it and a fan chart across scenarios."""
+    """One table (targets × scenarios) of P(attained), a bar chart of it and a fan chart across scenarios.
+
+    Each scenario's results folder must be current: its manifest's scenario and data hashes must match
+    the scenario file and the data now. A missing or stale folder is refused, or rerun with --rerun."""
     import pandas as pd
 
     from model.charts import comparison_charts
-    from model.pipeline import RESULTS_DIR
+    from model.errors import InputError
+    from model.freshness import read_manifest, stale_reasons
+    from model.pipeline import RESULTS_DIR, run_scenario, write_results
 
     ds = _dataset(None)
     if indicator not in ds.catalogue.index:
         _fail(f"--indicator: unknown indicator {indicator!r}")
+    loaded = [(p, _scenario(p, ds)) for p in scenarios]
+    stale = {}
+    for p, s in loaded:
+        try:
+            reasons = stale_reasons(read_manifest(RESULTS_DIR / s.name), s, ds)
+        except InputError as e:
+            reasons = [str(e)]
+        if reasons:
+            stale[p] = reasons
+    if stale and not rerun:
+        _fail("; ".join(f"{p}: results/{p.stem} not current: {', '.join(r)}" for p, r in stale.items())
+              + ". Run them again (`python run.py run ...`) or pass --rerun")
     tables, forecasts = {}, {}
-    for p in scenarios:
-        s = _scenario(p, ds)
+    for p, s in loaded:
         folder = RESULTS_DIR / s.name
-        if not (folder / "attainment.csv").is_file():
-            _fail(f"{p}: no results at {folder}; run `python run.py run {p}` first")
+        if p in stale:
+            with err.status(f"rerunning {s.name} ({'; '.join(stale[p])})"):
+                write_results(run_scenario(s, ds), folder, report=True, lang=lang)
         tables[s.name] = pd.read_csv(folder / "attainment.csv").set_index("target_id")
         forecasts[s.name] = pd.read_csv(folder / "forecasts.csv")
     table = pd.DataFrame({name: t["p_attained"] for name, t in tables.items()})

@@ -1,0 +1,57 @@
+"""Whether a results folder still answers its scenario: same scenario definition, same data.
+
+``run`` writes ``manifest.json`` with the scenario's hash and the hash of the observations its
+posterior used. ``compare`` and ``report`` read old folders; before they present a number they
+check both hashes against the scenario file and the data as they are now, and refuse a stale
+folder (naming what changed) unless asked to rerun it.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .errors import InputError
+
+
+def read_manifest(folder: str | Path) -> dict:
+    """The folder's ``manifest.json`` as a dict; :class:`InputError` naming the folder if absent or invalid."""
+    path = Path(folder) / "manifest.json"
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(f"{folder}: no results here (no manifest.json)") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise InputError(f"{path}: not a readable manifest ({e})") from None
+    if not isinstance(manifest, dict) or not {"scenario_hash", "data_hash"} <= set(manifest):
+        raise InputError(f"{path}: not a manifest written by `run.py run` (no scenario_hash / data_hash)")
+    return manifest
+
+
+def stale_reasons(manifest: dict, scenario, dataset) -> list[str]:
+    """What changed since the folder was written: the scenario's definition, or the data its fit uses.
+
+    Parameters
+    ----------
+    manifest : dict
+        From :func:`read_manifest`.
+    scenario : Scenario
+        As it is now (e.g. the YAML file loaded again).
+    dataset : Dataset
+        The data as it is now (shipped plus any extra files of the run).
+
+    Returns
+    -------
+    list of str
+        Empty when the folder is current.
+    """
+    from .fit import data_hash
+
+    reasons = []
+    if manifest["scenario_hash"] != scenario.scenario_hash():
+        reasons.append(f"the scenario changed since the run (hash {manifest['scenario_hash']} → "
+                       f"{scenario.scenario_hash()})")
+    now = data_hash(dataset.vintage(scenario.as_of, scenario.data_through).observations)
+    if manifest["data_hash"] != now:
+        reasons.append(f"the data changed since the run (hash {manifest['data_hash']} → {now})")
+    return reasons
