@@ -2,9 +2,22 @@
 
 ``fit(as_of=..., data_through=..., seed=...)`` returns a :class:`Fit`: the posterior of the latent
 paths and their dynamics, its diagnostics, and :meth:`Fit.predict` for any figure rows. The
-posterior is cached on disk under ``.cache/fits/<key>.nc``; the key hashes the observations used,
-the sampler settings, the model's source code and the package versions, so the same inputs
-never refit and any change does.
+posterior is cached on disk under ``.cache/fits/<key>.nc`` (:data:`CACHE_DIR`; the environment variable
+``CHANGZHI_CACHE`` overrides the folder); the key hashes the observations used, the catalogue, the targets,
+the plans' signals, the sampler settings, the model's source code and the package versions, so the same
+inputs never refit and any change does.
+
+The cache never holds a partial posterior and is never trusted blindly (:mod:`model.cache`):
+
+* only a completed fit is written: a trace with fewer chains × draws than asked or NaN in any posterior
+  variable (what nutpie returns when sampling is interrupted by Ctrl-C) raises :class:`FitInterrupted`
+  and nothing is written; a Ctrl-C during compilation or sampling propagates before any write;
+* every file carries its key, settings, draw count and a checksum, all verified on load; a file that is
+  unreadable or does not match is reported (a :class:`model.cache.CacheWarning` naming the path and what
+  is wrong), moved aside to ``<key>.bad-<n>.nc`` and refitted, never used;
+* a loaded posterior is read whole into memory, so deleting or replacing the file later cannot affect it;
+* writes go to a uniquely named temporary file replaced atomically onto ``<key>.nc``; an unwritable cache
+  folder gives a warning naming it and the fit is returned uncached.
 """
 
 from __future__ import annotations
@@ -22,6 +35,7 @@ import arviz as az
 import numpy as np
 import pandas as pd
 
+from . import cache as cache_mod
 from . import data as data_mod
 from . import priors
 from .layout import Layout, build_layout
@@ -36,6 +50,11 @@ STORED_DRAWS = 1500
 WEAK_ESS = 5.0
 """A sparse indicator whose importance weights have a mean Kish ESS below this (per posterior draw) is named
 in every output: its few figures sit far in the tails of its class prior (poverty incidence 17.5% → 0.07%)."""
+
+
+class FitInterrupted(KeyboardInterrupt):
+    """Sampling stopped before every chain had every draw (Ctrl-C): the partial trace is discarded, nothing
+    is cached. A :class:`KeyboardInterrupt`, so the command line reports it as an interruption (exit 130)."""
 
 
 @dataclass(frozen=True)
@@ -263,8 +282,9 @@ def fit(dataset: data_mod.Dataset | None = None, as_of: str | None = None, data_
     structure = _structure_key(obs, dataset, signals)
     key = _cache_key(structure, settings)
     path = CACHE_DIR / f"{key}.nc"
-    if cache and path.is_file():
-        idata = az.from_netcdf(path)
+    stored = stored_draws(settings)
+    idata = cache_mod.load(path, key, settings.as_dict(), stored) if cache else None
+    if idata is not None:
         diag = Diagnostics(**{k: v for k, v in json.loads(idata.attrs["diagnostics"]).items() if k != "ok"})
         return Fit(layout, obs, idata, diag, settings, key, from_cache=True)
 
@@ -281,10 +301,10 @@ def fit(dataset: data_mod.Dataset | None = None, as_of: str | None = None, data_
     timings["build and compile"] = time.perf_counter() - start
     start = time.perf_counter()
     idata = _sample(_COMPILED[structure], settings, progress)
+    check_complete(idata, settings)
     seconds = timings["sample"] = time.perf_counter() - start
     diag = _diagnostics(idata, seconds)
-    step = -(-settings.draws // STORED_DRAWS)  # diagnostics on every draw; store a thinned sample
-    idata = idata.isel(draw=slice(None, None, step))
+    idata = idata.isel(draw=slice(None, None, _thin(settings)))  # diagnostics on every draw; store a thinned sample
     post = {k: _stack(idata.posterior[k].to_numpy()) for k in ("x", "sigma", "sigma_class")}
     post["mu_base"] = _stack(idata.posterior["mu"].to_numpy())
     post["mu"] = _stack(idata.posterior["drift"].sel(period=int(plan_period(layout.years[-1]))).to_numpy())
@@ -311,11 +331,41 @@ def fit(dataset: data_mod.Dataset | None = None, as_of: str | None = None, data_
                        sparse_ess=json.dumps(ess), timings=json.dumps(timings),
                        planner=signals.to_json(orient="records"))
     if cache:
-        CACHE_DIR.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        idata.to_netcdf(tmp)
-        tmp.replace(path)
+        cache_mod.store(path, idata, key, settings.as_dict(), stored)
     return Fit(layout, obs, idata, diag, settings, key)
+
+
+def _thin(settings: FitSettings) -> int:
+    """Keep every n-th draw of each chain: at most :data:`STORED_DRAWS` are stored."""
+    return -(-settings.draws // STORED_DRAWS)
+
+
+def stored_draws(settings: FitSettings) -> int:
+    """Chains × draws kept on disk (each chain thinned evenly, :func:`_thin`)."""
+    return settings.chains * len(range(0, settings.draws, _thin(settings)))
+
+
+def check_complete(idata: az.InferenceData, settings: FitSettings) -> None:
+    """Raise :class:`FitInterrupted` unless the sampled trace has every chain and draw and no NaN.
+
+    nutpie catches Ctrl-C and returns the trace so far, padded with NaN to the full length; PyMC returns
+    fewer draws. Either must never be used or cached as the posterior of the full settings."""
+    post = idata.posterior if "posterior" in idata.groups() else None
+    shape = (int(post.sizes.get("chain", 0)), int(post.sizes.get("draw", 0))) if post is not None else (0, 0)
+    wrong = []
+    if shape != (settings.chains, settings.draws):
+        wrong.append(f"{shape[0]} chains × {shape[1]} draws of {settings.chains} × {settings.draws}")
+    if post is not None:
+        nan = sorted(name for name, v in post.data_vars.items()
+                     if v.dtype.kind in "fc" and bool(np.isnan(v.to_numpy()).any()))
+        if nan:
+            complete = np.ones(shape, dtype=bool)  # draws with no NaN in any variable
+            for name in nan:
+                complete &= ~np.isnan(post[name].to_numpy().reshape(*shape, -1)).any(axis=-1)
+            done = complete.sum(axis=1).tolist()
+            wrong.append(f"NaN in {', '.join(nan)} (completed draws per chain: {done})")
+    if wrong:
+        raise FitInterrupted(f"sampling stopped before it finished ({'; '.join(wrong)}): nothing was cached")
 
 
 def class_scale(fitted: Layout, post: dict, rng) -> np.ndarray:

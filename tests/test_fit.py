@@ -34,11 +34,27 @@ def test_cache_hit_does_not_resample(small_fit, dataset, monkeypatch):
 
 def test_fit_covers_every_modelled_indicator(small_fit):
     x = small_fit.draws("x")
+    assert x.shape[0] == small_fit.settings.chains * small_fit.settings.draws
     assert x.shape[1] == len(small_fit.layout.base)
     assert np.isfinite(x).all()
+
+
+def test_diagnostics_are_those_of_the_stored_draws(small_fit):
+    """The stored diagnostics (150 draws: nothing thinned) are recomputed from the posterior kept, and the flag
+    says what they say."""
+    fit_mod = importlib.import_module("model.fit")
+
     d = small_fit.diagnostics
-    assert d.max_rhat > 1.0 and d.min_ess_bulk > 0 and d.divergences >= 0
-    assert isinstance(d.flag(), str)
+    assert small_fit.idata.posterior.sizes["draw"] == small_fit.settings.draws
+    again = fit_mod._diagnostics(small_fit.idata, d.seconds)
+    numbers = ("max_rhat", "min_ess_bulk", "min_ess_tail", "divergences")
+    assert [getattr(again, k) for k in numbers] == pytest.approx([getattr(d, k) for k in numbers], rel=1e-9)
+    assert again.ok == d.ok
+    assert d.divergences == int(small_fit.idata.sample_stats["diverging"].sum())
+    flag = d.flag()
+    assert flag.startswith("converged") == d.ok and flag.startswith("NOT CONVERGED") == (not d.ok)
+    if not d.ok:
+        assert f"max R-hat {d.max_rhat:.3f}" in flag and f"{d.divergences} divergences" in flag
 
 
 def test_deflator_pinned_at_2020(small_fit):
