@@ -38,6 +38,7 @@ import pandas as pd
 from . import cache as cache_mod
 from . import data as data_mod
 from . import priors
+from .errors import InputError
 from .layout import Layout, build_layout
 
 CACHE_DIR = Path(os.environ.get("CHANGZHI_CACHE", data_mod.ROOT / ".cache" / "fits"))
@@ -240,9 +241,34 @@ def _diagnostics(idata: az.InferenceData, seconds: float) -> Diagnostics:
                        div, seconds)
 
 
+class NotCached(InputError):
+    """A caller asked for a cached posterior only (``refit=False``) and none matches."""
+
+
+def _identify(dataset: data_mod.Dataset, settings: FitSettings):
+    """Layout, observations, plan signals, structure hash and cache key of a fit (no sampling)."""
+    from .planner import signals as planner_signals
+
+    vintage = dataset.vintage(settings.as_of, settings.data_through)
+    layout = build_layout(vintage)
+    obs = vintage.observations
+    signals = planner_signals(dataset.targets, obs, dataset.catalogue, settings.as_of, settings.data_through)
+    signals = signals[signals["indicator"].isin(layout.base)].reset_index(drop=True)
+    structure = _structure_key(obs, dataset, signals)
+    return layout, obs, signals, structure, _cache_key(structure, settings)
+
+
+def fit_key(dataset: data_mod.Dataset, as_of: str | None = None, data_through: int | None = None,
+            seed: int = FitSettings.seed, draws: int = FitSettings.draws, tune: int = FitSettings.tune,
+            chains: int = 2) -> str:
+    """The cache key :func:`fit` would use (data, settings, model code and versions), without fitting."""
+    settings = FitSettings(as_of=as_of, data_through=data_through, draws=draws, tune=tune, chains=chains, seed=seed)
+    return _identify(dataset, settings)[-1]
+
+
 def fit(dataset: data_mod.Dataset | None = None, as_of: str | None = None, data_through: int | None = None,
         seed: int = FitSettings.seed, draws: int = FitSettings.draws, tune: int = FitSettings.tune, chains: int = 2,
-        cache: bool = True, progress: bool = False) -> Fit:
+        cache: bool = True, progress: bool = False, refit: bool = True) -> Fit:
     """Fit the growth model on the figures published by ``as_of`` (and referring to years ≤ ``data_through``).
 
     Parameters
@@ -256,6 +282,8 @@ def fit(dataset: data_mod.Dataset | None = None, as_of: str | None = None, data_
     seed, draws, tune, chains : sampler settings.
     cache : bool
         Read and write the on-disk posterior cache.
+    refit : bool
+        False: only a cached posterior will do; raise :class:`NotCached` rather than sample (``report``).
 
     Examples
     --------
@@ -272,21 +300,17 @@ def fit(dataset: data_mod.Dataset | None = None, as_of: str | None = None, data_
     """
     dataset = dataset or data_mod.shipped()
     settings = FitSettings(as_of=as_of, data_through=data_through, draws=draws, tune=tune, chains=chains, seed=seed)
-    from .planner import signals as planner_signals
-
-    vintage = dataset.vintage(as_of, data_through)
-    layout = build_layout(vintage)
-    obs = vintage.observations
-    signals = planner_signals(dataset.targets, obs, dataset.catalogue, as_of, data_through)
-    signals = signals[signals["indicator"].isin(layout.base)].reset_index(drop=True)
-    structure = _structure_key(obs, dataset, signals)
-    key = _cache_key(structure, settings)
+    layout, obs, signals, structure, key = _identify(dataset, settings)
     path = CACHE_DIR / f"{key}.nc"
     stored = stored_draws(settings)
     idata = cache_mod.load(path, key, settings.as_dict(), stored) if cache else None
     if idata is not None:
         diag = Diagnostics(**{k: v for k, v in json.loads(idata.attrs["diagnostics"]).items() if k != "ok"})
         return Fit(layout, obs, idata, diag, settings, key, from_cache=True)
+    if not refit:
+        raise NotCached(f"no cached posterior for as_of={as_of}, data_through={data_through}, {draws} draws, "
+                        f"seed {seed} (key {key}, looked in {CACHE_DIR}): fitting it takes minutes; ask for it "
+                        "explicitly (e.g. `run.py report --refit`)")
 
     from .growth import ahead_periods, build_model, distinct_figures, plan_period
     from .layout import data_rich

@@ -1,8 +1,8 @@
-"""Whether a results folder still answers its scenario: same scenario definition, same data.
+"""Whether a results folder still answers its scenario: same scenario, same data, same model.
 
-``run`` writes ``manifest.json`` with the scenario's hash and the hash of the observations its
-posterior used. ``compare`` and ``report`` read old folders; before they present a number they
-check both hashes against the scenario file and the data as they are now, and refuse a stale
+``run`` writes ``manifest.json`` with the scenario's hash, the hash of the observations its
+posterior used and the posterior's key (which also hashes the model's code and package versions). ``compare`` and ``report`` read old folders; before they present a number they
+check them against the scenario file and the data as they are now, and refuse a stale
 folder (naming what changed) unless asked to rerun it.
 """
 
@@ -45,7 +45,7 @@ def stale_reasons(manifest: dict, scenario, dataset) -> list[str]:
     list of str
         Empty when the folder is current.
     """
-    from .fit import data_hash
+    from .fit import data_hash, fit_key
 
     reasons = []
     if manifest["scenario_hash"] != scenario.scenario_hash():
@@ -54,4 +54,8 @@ def stale_reasons(manifest: dict, scenario, dataset) -> list[str]:
     now = data_hash(dataset.vintage(scenario.as_of, scenario.data_through).observations)
     if manifest["data_hash"] != now:
         reasons.append(f"the data changed since the run (hash {manifest['data_hash']} → {now})")
+    elif manifest.get("fit_key") != (key := fit_key(dataset, scenario.as_of, scenario.data_through,
+                                                    **scenario.fit.model_dump())):
+        reasons.append(f"the model's code or package versions changed since the run (posterior key "
+                       f"{manifest.get('fit_key')} → {key})")
     return reasons

@@ -2,7 +2,7 @@
 
 ``python tools/readme_results.py`` rewrites the block between ``<!-- results:start -->`` and
 ``<!-- results:end -->`` in README.md; ``make results`` runs it after regenerating every result,
-and ``tests/test_readme_results.py`` fails when the README's block differs from what ``results/``
+and ``tests/test_committed_results.py`` fails when the README's block differs from what ``results/``
 gives. Every number in the block names the file it comes from.
 """
 

@@ -3,6 +3,8 @@
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
 
@@ -31,3 +33,26 @@ def test_block_changes_when_a_result_changes(tmp_path):
     frame.to_csv(table, index=False)
     assert "0.12" in readme_results.headline_table(copy) and readme_results.render(copy) != before
     assert text != table.read_text(encoding="utf-8")
+
+
+SCENARIOS = sorted(p.stem for p in (ROOT / "scenarios").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("name", SCENARIOS)
+def test_committed_results_are_current(name, dataset):
+    """results/<name> was run on this scenario file, these data and this model code (its manifest's hashes)."""
+    from model.freshness import read_manifest, stale_reasons
+    from model.scenario import load_scenario
+
+    reasons = stale_reasons(read_manifest(ROOT / "results" / name), load_scenario(ROOT / "scenarios" / f"{name}.yaml"),
+                            dataset)
+    assert not reasons, f"results/{name}: {'; '.join(reasons)}: run `make results`"
+
+
+def test_committed_comparison_matches_the_scenarios():
+    import pandas as pd
+
+    table = pd.read_csv(ROOT / "results" / "compare" / "p_attained.csv", index_col=0)
+    for name in table.columns:
+        own = pd.read_csv(ROOT / "results" / name / "attainment.csv").set_index("target_id")["p_attained"]
+        pd.testing.assert_series_equal(table[name], own.reindex(table.index), check_names=False)
