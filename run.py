@@ -95,14 +95,29 @@ def _print_frame(frame, fmt: str, columns: list[str]):
     out.print(table)
 
 
+def _as_of(value: Optional[str]) -> Optional[str]:
+    """``--as-of`` checked as an ISO date YYYY-MM-DD (one line naming the option otherwise)."""
+    from model.data import iso_date
+
+    return None if value is None else iso_date(value, "--as-of")
+
+
+def _format(fmt: str) -> str:
+    if fmt not in ("table", "csv"):
+        _fail(f"--format: {fmt!r} is not one of table, csv")
+    return fmt
+
+
 @command()
 def data(indicator: Optional[list[str]] = typer.Option(None, help="Only these indicator ids."),
-         as_of: Optional[str] = typer.Option(None, help="Vintage: documents published by this ISO date."),
+         as_of: Optional[str] = typer.Option(None, help="Vintage: documents published by this ISO date (YYYY-MM-DD)."),
          fmt: str = typer.Option("table", "--format", help="table or csv"),
          extra: Optional[list[Path]] = typer.Option(None, "--data", help="Extra observation CSV files.")):
     """List observations with their provenance."""
     from model.data import OBSERVATION_COLUMNS
 
+    as_of = _as_of(as_of)
+    fmt = _format(fmt)
     ds = _dataset(extra)
     if as_of:
         ds = ds.vintage(as_of)
@@ -123,8 +138,13 @@ def targets(plan: Optional[list[str]] = typer.Option(None, help="Only these plan
     """List the target registry."""
     from model.data import TARGET_COLUMNS
 
+    fmt = _format(fmt)
     tg = _dataset(None).targets
     if plan:
+        known = list(dict.fromkeys(tg["plan"]))
+        unknown = [p for p in plan if p not in known]
+        if unknown:
+            _fail(f"--plan: unknown plan {unknown[0]!r} (one of {', '.join(known)})")
         tg = tg[tg["plan"].isin(plan)]
     tg = tg.assign(published=tg["published"].dt.strftime("%Y-%m-%d"))
     _print_frame(tg, fmt, TARGET_COLUMNS if fmt == "csv" else
