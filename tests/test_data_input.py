@@ -162,7 +162,9 @@ def test_vintage_needs_an_iso_date(dataset):
     assert len(dataset.vintage("2024-03-31").observations) == len(dataset.vintage(pd.Timestamp("2024-03-31")).observations)
 
 
-@pytest.mark.parametrize("args", [["data", "--as-of", "yesterday"], ["data", "--as-of", "2024-13-01"]])
+@pytest.mark.parametrize("args", [["data", "--as-of", "yesterday"], ["data", "--as-of", "2024-13-01"],
+                                  ["posterior", "--as-of", "2024-13-01"], ["posterior", "--as-of", "yesterday"],
+                                  ["predict", "--input", "rows.csv", "--out", "out.csv", "--as-of", "2024-13-01"]])
 def test_as_of_is_one_line(args, monkeypatch, tmp_path):
     fit_mod = importlib.import_module("model.fit")  # `import model.fit` gives the function
 
@@ -177,6 +179,14 @@ def test_as_of_is_one_line(args, monkeypatch, tmp_path):
     assert len(lines) == 1, r.output
     assert lines[0].startswith(f"error: --as-of: {args[-1]!r} is not an ISO date YYYY-MM-DD"), lines
     assert not list(tmp_path.iterdir())
+
+
+def test_posterior_before_any_document_is_one_line(monkeypatch):
+    fit_mod = importlib.import_module("model.fit")  # `import model.fit` gives the function
+
+    monkeypatch.setattr(fit_mod, "fit", lambda *a, **k: (_ for _ in ()).throw(AssertionError("fitted")))
+    r = runner.invoke(app, ["posterior", "--as-of", "1990-01-01"])
+    assert r.exit_code == 2 and r.output.startswith("error: --as-of: no document was published by 1990-01-01"), r.output
 
 
 def test_targets_unknown_plan_and_format():
