@@ -95,14 +95,29 @@ def _print_frame(frame, fmt: str, columns: list[str]):
     out.print(table)
 
 
+def _as_of(value: Optional[str]) -> Optional[str]:
+    """``--as-of`` checked as an ISO date YYYY-MM-DD (one line naming the option otherwise)."""
+    from model.data import iso_date
+
+    return None if value is None else iso_date(value, "--as-of")
+
+
+def _format(fmt: str) -> str:
+    if fmt not in ("table", "csv"):
+        _fail(f"--format: {fmt!r} is not one of table, csv")
+    return fmt
+
+
 @command()
 def data(indicator: Optional[list[str]] = typer.Option(None, help="Only these indicator ids."),
-         as_of: Optional[str] = typer.Option(None, help="Vintage: documents published by this ISO date."),
+         as_of: Optional[str] = typer.Option(None, help="Vintage: documents published by this ISO date (YYYY-MM-DD)."),
          fmt: str = typer.Option("table", "--format", help="table or csv"),
          extra: Optional[list[Path]] = typer.Option(None, "--data", help="Extra observation CSV files.")):
     """List observations with their provenance."""
     from model.data import OBSERVATION_COLUMNS
 
+    as_of = _as_of(as_of)
+    fmt = _format(fmt)
     ds = _dataset(extra)
     if as_of:
         ds = ds.vintage(as_of)
@@ -123,8 +138,13 @@ def targets(plan: Optional[list[str]] = typer.Option(None, help="Only these plan
     """List the target registry."""
     from model.data import TARGET_COLUMNS
 
+    fmt = _format(fmt)
     tg = _dataset(None).targets
     if plan:
+        known = list(dict.fromkeys(tg["plan"]))
+        unknown = [p for p in plan if p not in known]
+        if unknown:
+            _fail(f"--plan: unknown plan {unknown[0]!r} (one of {', '.join(known)})")
         tg = tg[tg["plan"].isin(plan)]
     tg = tg.assign(published=tg["published"].dt.strftime("%Y-%m-%d"))
     _print_frame(tg, fmt, TARGET_COLUMNS if fmt == "csv" else
@@ -263,50 +283,107 @@ def _has_tabulate() -> bool:
     return True
 
 
-@command()
-def predict(input_file: Path = typer.Option(..., "--input", help="CSV of figure rows (observation columns)."),
-            out_file: Path = typer.Option(..., "--out", help="CSV to write."),
-            as_of: Optional[str] = typer.Option(None, help="Vintage of the fit (ISO date)."),
-            draws: int = typer.Option(2000, help="Predictive draws."),
-            seed: int = typer.Option(0)):
-    """Posterior predictive mean, quantiles and (where a value is given) PIT and CRPS for figure rows."""
-    import pandas as pd
+BASELINE = Path(__file__).resolve().parent / "scenarios" / "baseline.yaml"
+BASELINE_AS_OF = "2024-03-31"
+"""The baseline scenario's vintage (``as_of`` of scenarios/baseline.yaml): its posterior is the one `make run` caches."""
+MAX_PREDICT_DRAWS = 20000
 
+
+def _vintage(ds, as_of: str):
+    """The vintage of ``as_of``; an error naming ``--as-of`` when no document was published by then."""
+    vintage = ds.vintage(as_of)
+    if vintage.observations.empty:
+        _fail(f"--as-of: no document was published by {as_of} (the first was published "
+              f"{ds.observations['published'].min():%Y-%m-%d})")
+    return vintage
+
+
+def _baseline_fit() -> dict:
+    """Sampler settings of the baseline scenario (its ``fit:`` block), so a fit of its vintage hits the cache."""
+    from model import load_scenario
+
+    return load_scenario(BASELINE).fit.model_dump()
+
+
+def _check_out_file(path: Path, option: str = "--out") -> None:
+    """Refuse, before any work, an output path that is a folder or whose folder does not exist."""
+    if path.is_dir():
+        _fail(f"{option}: {path} is a folder; give a file name, e.g. {path / 'predictions.csv'}")
+    if path.exists() and not path.is_file():
+        _fail(f"{option}: {path} exists and is not a regular file")
+    if not path.parent.is_dir():
+        _fail(f"{option}: folder {path.parent} does not exist; create it first")
+    if not os.access(path.parent, os.W_OK | os.X_OK):
+        _fail(f"{option}: folder {path.parent} is not writable")
+
+
+def _write_csv(frame, path: Path) -> None:
+    """Write ``frame`` to ``path`` atomically: a unique temporary file in the same folder, then ``os.replace``.
+
+    The temporary file is removed on any failure (including Ctrl-C), so only ``path`` is ever written."""
+    import tempfile
+
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            frame.to_csv(fh, index=False)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 would make the output private
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@command()
+def predict(input_file: Path = typer.Option(..., "--input", help="CSV of figure rows: columns indicator, year, kind, "
+                                            "price_basis; optional span_start, value (to score), unit, comparator."),
+            out_file: Path = typer.Option(..., "--out", help="CSV to write (its folder must exist); replaced "
+                                          "atomically, nothing is written on error."),
+            as_of: str = typer.Option(BASELINE_AS_OF, help="Vintage of the fit (ISO date YYYY-MM-DD). Default "
+                                      f"{BASELINE_AS_OF}: the baseline scenario's vintage, whose posterior `make run` "
+                                      "caches; another date fits anew (minutes)."),
+            draws: int = typer.Option(2000, help=f"Predictive draws (1 to {MAX_PREDICT_DRAWS})."),
+            seed: int = typer.Option(0)):
+    """Posterior predictive mean, quantiles and (where a value is given) PIT and CRPS for figure rows.
+
+    The fit uses the baseline scenario's sampler settings (scenarios/baseline.yaml), so it shares its cached posterior."""
+    from model.data import YEAR_RANGE, read_figure_rows
     from model.fit import fit
 
+    as_of = _as_of(as_of)
+    _check_out_file(out_file)
+    if not 1 <= draws <= MAX_PREDICT_DRAWS:
+        _fail(f"--draws: {draws} is not between 1 and {MAX_PREDICT_DRAWS}")
     ds = _dataset(None)
-    try:
-        rows = pd.read_csv(input_file)
-    except (OSError, pd.errors.ParserError) as e:
-        _fail(f"{input_file}: cannot read CSV ({e})")
-    missing = [c for c in ("indicator", "year", "kind", "price_basis") if c not in rows]
-    if missing:
-        _fail(f"{input_file}: missing column {missing[0]!r}")
-    for c in ("span_start", "value"):
-        if c not in rows:
-            rows[c] = float("nan")
-    unknown = sorted(set(rows["indicator"]) - set(ds.catalogue.index))
-    if unknown:
-        _fail(f"{input_file}: indicator: unknown indicator {unknown[0]!r}")
+    first = int(_vintage(ds, as_of).observations["year"].min())
+    rows = read_figure_rows(input_file, ds.catalogue, (first, YEAR_RANGE[1]))
+    settings = _baseline_fit()
+    out.print(f"vintage: documents published by {as_of}"
+              + (" (the baseline scenario's)" if as_of == BASELINE_AS_OF else "")
+              + f"; fit settings of {BASELINE.name}: " + ", ".join(f"{k}={v}" for k, v in settings.items()),
+              soft_wrap=True)
     with err.status("fitting (cached when unchanged)"):
-        f = fit(ds, as_of=as_of)
+        f = fit(ds, as_of=as_of, **settings)
     res = f.predict(rows, n_draws=draws, seed=seed)
-    tmp = out_file.with_suffix(".tmp")
-    res.to_csv(tmp, index=False)
-    tmp.replace(out_file)
-    out.print(f"[green]wrote[/] {out_file} ({len(res)} rows)")
+    _write_csv(res, out_file)
+    out.print(f"[green]wrote[/] {out_file} ({len(res)} rows)", soft_wrap=True)
 
 
 @command()
-def posterior(as_of: Optional[str] = typer.Option("2024-03-31", help="Vintage of the fit.")):
+def posterior(as_of: str = typer.Option(BASELINE_AS_OF, help="Vintage of the fit (ISO date YYYY-MM-DD); the "
+                                        "baseline scenario's by default, with its sampler settings.")):
     """Posterior of real GDP growth 2021-2022, the GDP deflator path and 2025 nominal GDP."""
     import numpy as np
     import pandas as pd
 
     from model.fit import fit
 
+    as_of = _as_of(as_of)
     ds = _dataset(None)
-    f = fit(ds, as_of=as_of)
+    _vintage(ds, as_of)
+    f = fit(ds, as_of=as_of, **_baseline_fit())
     rows = [dict(indicator="gdp", year=y, span_start=None, kind="yoy_growth", price_basis="real") for y in (2021, 2022, 2023)]
     rows += [dict(indicator="gdp_deflator", year=y, span_start=None, kind="level", price_basis="real")
              for y in range(2015, 2026)]

@@ -13,7 +13,10 @@ its document (the data *vintage*). Loading validates everything at once and rais
 
 from __future__ import annotations
 
+import csv
+import datetime
 import functools
+import io
 import math
 import os
 import re
@@ -31,11 +34,16 @@ SEEDS_DIR = Path(os.environ.get("CHANGZHI_SEEDS", ROOT.parent / "shared" / "seed
 KINDS = ("level", "count", "share", "yoy_growth", "avg_growth", "cum_growth", "pp_change", "cumulative")
 SPAN_KINDS = ("avg_growth", "cum_growth", "pp_change", "cumulative")
 GROWTH_KINDS = ("yoy_growth", "avg_growth", "cum_growth")
+LEVEL_KINDS = ("level", "count", "cumulative")
 COMPARATORS = ("=", "about", ">=", ">", "<=", "<", "range")
 PRICE_BASES = ("real", "nominal", "n.a.")
 TRANSFORMS = ("log", "logit", "identity")
 ATTRIBUTES = ("预期性", "约束性", "力争")
 YEAR_RANGE = (1949, 2035)
+"""Years a row may refer to: the founding of the PRC to the scenario horizon cap (``Scenario.horizon`` ≤ 2035)."""
+PLAIN_NUMBER = re.compile(r"[+-]?\d+(?:\.\d+)?")
+"""A number as printed: digits with an optional sign and decimal point (its decimals set its precision)."""
+ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 CATALOGUE_COLUMNS = ["indicator", "name_zh", "name_en", "unit", "description", "transform", "class", "links", "deflator"]
 OBSERVATION_COLUMNS = ["indicator", "year", "span_start", "value", "unit", "kind", "comparator", "price_basis",
@@ -110,9 +118,12 @@ class Dataset:
     targets: pd.DataFrame
 
     def vintage(self, as_of: str | None = None, data_through: int | None = None) -> "Dataset":
-        """Observations published by ``as_of`` (ISO date) that refer to years up to ``data_through``."""
+        """Observations published by ``as_of`` (ISO date ``YYYY-MM-DD``, else :class:`InputError`) that refer
+        to years up to ``data_through``."""
         obs = self.observations
         if as_of is not None:
+            if not isinstance(as_of, (datetime.date, pd.Timestamp)):
+                as_of = iso_date(as_of, "as_of")
             obs = obs[obs["published"] <= pd.Timestamp(as_of)]
         if data_through is not None:
             obs = obs[obs["year"] <= data_through]
@@ -132,20 +143,94 @@ def seed_lines(name: str) -> tuple[str, ...] | None:
     return tuple(path.read_text(encoding="utf-8").split("\n"))
 
 
-def _read_csv(path: Path, columns: list[str], problems: list[str]) -> pd.DataFrame | None:
+def _read_csv(path: Path, columns: list[str], problems: list[str], keep_other: bool = False) -> pd.DataFrame | None:
+    """Read a CSV of strings (UTF-8, one header row), appending every problem found to ``problems``.
+
+    The frame's index is the row number minus 2 (so ``i + 2`` is the row counting the header as 1).
+    A folder, a missing, unreadable, empty or non-UTF-8 file, or a file with only a header is a
+    problem naming the file; a row with more or fewer fields than the header is a problem naming
+    the row (the other rows are still read and checked). Returns None when nothing can be checked.
+    ``keep_other`` keeps columns beyond ``columns`` (otherwise only ``columns``, in that order).
+    """
+    path = Path(path)
+    if path.is_dir():
+        problems.append(f"{path}: is a folder, not a CSV file")
+        return None
     try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
+        raw = path.read_bytes()
     except FileNotFoundError:
         problems.append(f"{path}: file not found")
         return None
-    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as err:
-        problems.append(f"{path}: not a readable CSV ({str(err).splitlines()[0]})")
+    except OSError as err:
+        problems.append(f"{path}: cannot be read ({err.strerror or err})")
         return None
-    missing = [c for c in columns if c not in frame.columns]
+    try:
+        text = raw.decode("utf-8-sig")  # a byte-order mark (Excel's "CSV UTF-8") is allowed
+    except UnicodeDecodeError as err:
+        problems.append(f"{path}: not UTF-8 text (byte 0x{raw[err.start]:02x} at offset {err.start}); "
+                        "save the file as UTF-8 CSV")
+        return None
+    if not text.strip():
+        problems.append(f"{path}: file is empty (expected a header row: {','.join(columns)})")
+        return None
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    records: list[tuple[int, list[str]]] = []  # (row number of the record's first line, fields)
+    try:
+        start = 1
+        for fields in reader:
+            if fields and any(f.strip() for f in fields) or len(fields) > 1:
+                records.append((start, fields))
+            start = reader.line_num + 1
+    except csv.Error as err:
+        problems.append(f"{path} row {start}: not valid CSV ({err})")
+        return None
+    header = [h.strip() for h in records[0][1]]
+    duplicated = sorted({h for h in header if header.count(h) > 1})
+    if duplicated:
+        problems.append(f"{path}: column(s) {', '.join(duplicated)} appear more than once in the header")
+        return None
+    missing = [c for c in columns if c not in header]
     if missing:
         problems.append(f"{path}: missing column(s) {', '.join(missing)}")
         return None
-    return frame[columns].apply(lambda s: s.str.strip())
+    body = []
+    for row, fields in records[1:]:
+        if len(fields) != len(header):
+            problems.append(f"{path.name} row {row}: {len(fields)} fields but the header has {len(header)} "
+                            "(a value containing a comma must be in double quotes)")
+        else:
+            body.append((row, fields))
+    if len(records) == 1:
+        problems.append(f"{path}: has a header but no data rows")
+        return None
+    frame = pd.DataFrame([f for _, f in body], columns=header, index=[r - 2 for r, _ in body], dtype=str)
+    keep = columns + [c for c in header if c not in columns] if keep_other else columns
+    return frame[keep].apply(lambda s: s.str.strip())
+
+
+def iso_date(text, what: str = "as_of") -> str:
+    """``text`` if it is an ISO date ``YYYY-MM-DD`` (a real day), else :class:`InputError` naming ``what``.
+
+    >>> iso_date("2024-03-31")
+    '2024-03-31'
+    >>> iso_date("01/04/2024", "--as-of")
+    Traceback (most recent call last):
+    model.errors.InputError: --as-of: '01/04/2024' is not an ISO date YYYY-MM-DD (e.g. 2024-03-31)
+    """
+    problem = _date_problem(text)
+    if problem:
+        raise InputError(f"{what}: {text!r} {problem}")
+    return text
+
+
+def _date_problem(text) -> str | None:
+    if not isinstance(text, str) or not ISO_DATE.fullmatch(text):
+        return "is not an ISO date YYYY-MM-DD (e.g. 2024-03-31)"
+    try:
+        datetime.date.fromisoformat(text)
+    except ValueError as err:
+        return f"is not an ISO date YYYY-MM-DD ({err})"
+    return None
 
 
 def _number(text: str) -> float | None:
@@ -153,43 +238,113 @@ def _number(text: str) -> float | None:
         value = float(text)
     except ValueError:
         return None
-    return value if math.isfinite(value) else None
+    return value if math.isfinite(value) and PLAIN_NUMBER.fullmatch(text) else None
 
 
-def _check_year(where: str, field: str, text: str, problems: list[str], required: bool = True) -> None:
+def value_range(kind: str, transform: str | None = None) -> tuple[float, float, bool, str] | None:
+    """Values a figure of ``kind`` can take: ``(low, high, low_is_open, why)``; None for an unknown kind.
+
+    Levels, counts and totals are not negative (a printed 0, e.g. no deaths, reads as below half a
+    unit); shares in % — and levels of indicators that are shares (``logit`` transform) — lie in
+    [0, 100]; a growth rate is above −100 % (a fall of 100 % leaves nothing); a change of a share
+    lies in [−100, 100] percentage points.
+
+    >>> value_range("share"), value_range("yoy_growth")[:3]
+    ((0.0, 100.0, False, 'a share is a percentage of a whole'), (-100.0, inf, True))
+    """
+    if kind == "share" or kind == "level" and transform == "logit":
+        return 0.0, 100.0, False, "a share is a percentage of a whole"
+    if kind in LEVEL_KINDS:
+        return 0.0, math.inf, False, "a level, count or total is never negative"
+    if kind in GROWTH_KINDS:
+        return -100.0, math.inf, True, "a fall of 100% or more would leave nothing"
+    if kind == "pp_change":
+        return -100.0, 100.0, False, "a change of a share in % cannot exceed 100 points"
+    return None
+
+
+def _check_value(where: str, field: str, text: str, row: pd.Series, catalogue: pd.DataFrame, problems: list[str],
+                 required: bool = True) -> None:
+    """A plain finite number, possible for the row's kind (see :func:`value_range`)."""
     if text == "":
         if required:
             problems.append(f"{where}: {field} is empty")
         return
-    if not re.fullmatch(r"\d{4}", text) or not YEAR_RANGE[0] <= int(text) <= YEAR_RANGE[1]:
-        problems.append(f"{where}: {field} {text!r} is not a year in {YEAR_RANGE[0]}–{YEAR_RANGE[1]}")
+    try:
+        value = float(text)
+    except ValueError:
+        problems.append(f"{where}: {field} {text!r} is not a number")
+        return
+    if not math.isfinite(value):
+        problems.append(f"{where}: {field} {text!r} is not a finite number")
+        return
+    if not PLAIN_NUMBER.fullmatch(text):
+        problems.append(f"{where}: {field} {text!r} is not a plain number as printed (digits with an optional sign "
+                        "and decimal point, e.g. 5.1 or -3.2; no exponent, separators or %)")
+        return
+    kind, indicator = row["kind"], row["indicator"]
+    transform = catalogue.at[indicator, "transform"] if indicator in catalogue.index else None
+    allowed = value_range(kind, transform)
+    if allowed is None:
+        return
+    low, high, open_low, why = allowed
+    if value < low or (open_low and value == low) or value > high:
+        bound = f"> {low:g}" if open_low else f"≥ {low:g}"
+        if math.isfinite(high):
+            bound = f"between {low:g} and {high:g}"
+        what = f"{kind} of {indicator} (a share)" if kind == "level" and transform == "logit" else kind
+        problems.append(f"{where}: {field} {text} is impossible for a {what}: it must be {bound} ({why})")
 
 
-def _check_row_common(where: str, row: pd.Series, catalogue: pd.DataFrame, problems: list[str]) -> None:
-    """Checks shared by observation and target rows: indicator, kind, unit, years, provenance."""
+def _check_year(where: str, field: str, text: str, problems: list[str], required: bool = True,
+                years: tuple[int, int] = YEAR_RANGE, why: str = "") -> None:
+    if text == "":
+        if required:
+            problems.append(f"{where}: {field} is empty")
+        return
+    if not re.fullmatch(r"\d{4}", text) or not years[0] <= int(text) <= years[1]:
+        problems.append(f"{where}: {field} {text!r} is not a year in {years[0]}–{years[1]}{why}")
+
+
+def _check_figure(where: str, row: pd.Series, catalogue: pd.DataFrame, problems: list[str],
+                  years: tuple[int, int] = YEAR_RANGE, why: str = "", unit_required: bool = True) -> None:
+    """What a figure is: indicator, kind, unit, price basis, year and span (observations, targets, predict rows)."""
     indicator = row["indicator"]
     if indicator not in catalogue.index:
         problems.append(f"{where}: unknown indicator {indicator!r} (not in catalogue.csv)")
     kind = row["kind"]
     if kind not in KINDS:
         problems.append(f"{where}: kind {kind!r} is not one of {', '.join(KINDS)}")
-    elif indicator in catalogue.index:
+    elif indicator in catalogue.index and (unit_required or row.get("unit", "")):
         expected = expected_unit(kind, catalogue.at[indicator, "unit"])
         if row["unit"] != expected:
             problems.append(f"{where}: unit {row['unit']!r} does not match {expected!r} expected for {kind} of {indicator}")
     if row["price_basis"] not in PRICE_BASES:
         problems.append(f"{where}: price_basis {row['price_basis']!r} is not one of {', '.join(PRICE_BASES)}")
-    _check_year(where, "year", row["year"], problems)
-    _check_year(where, "span_start", row["span_start"], problems, required=kind in SPAN_KINDS)
-    if row["span_start"] and row["year"].isdigit() and row["span_start"].isdigit() and int(row["span_start"]) > int(row["year"]):
-        problems.append(f"{where}: span_start {row['span_start']} is after year {row['year']}")
-    if not row["published"]:
-        problems.append(f"{where}: published is empty (the publication date decides which vintages use the row)")
-    else:
-        try:
-            pd.Timestamp(row["published"])
-        except ValueError:
-            problems.append(f"{where}: published {row['published']!r} is not a date")
+    _check_year(where, "year", row["year"], problems, years=years, why=why)
+    span = row.get("span_start", "")
+    _check_year(where, "span_start", span, problems, required=kind in SPAN_KINDS, years=years, why=why)
+    if span and kind in KINDS and kind not in SPAN_KINDS:
+        problems.append(f"{where}: span_start {span!r} given for kind {kind}, a single year "
+                        f"(span_start is only for {', '.join(SPAN_KINDS)})")
+    if span and row["year"].isdigit() and span.isdigit() and int(span) > int(row["year"]):
+        problems.append(f"{where}: span_start {span} is after year {row['year']}")
+
+
+def _check_published(where: str, text: str, problems: list[str], required: bool = True) -> None:
+    if not text:
+        if required:
+            problems.append(f"{where}: published is empty (the publication date decides which vintages use the row)")
+        return
+    problem = _date_problem(text)
+    if problem:
+        problems.append(f"{where}: published {text!r} {problem}")
+
+
+def _check_row_common(where: str, row: pd.Series, catalogue: pd.DataFrame, problems: list[str]) -> None:
+    """Checks shared by observation and target rows: the figure, its publication date, provenance."""
+    _check_figure(where, row, catalogue, problems)
+    _check_published(where, row["published"], problems)
     _check_provenance(where, row, problems)
 
 
@@ -200,12 +355,14 @@ def _check_provenance(where: str, row: pd.Series, problems: list[str]) -> None:
         problems.append(f"{where}: source is empty")
         return
     if not re.fullmatch(r"\d{3}_[0-9a-f]{16}\.txt", source):
+        if row["line"] and not re.fullmatch(r"[1-9]\d*", row["line"]):
+            problems.append(f"{where}: line {row['line']!r} is not a line number (a whole number ≥ 1, or empty)")
         return  # user-supplied data: free-text source, line and quote optional
     lines = seed_lines(source)
     if lines is None:
         problems.append(f"{where}: seed {source} not found in {SEEDS_DIR}")
         return
-    if not row["line"].isdigit() or not 1 <= int(row["line"]) <= len(lines):
+    if not re.fullmatch(r"[1-9]\d*", row["line"]) or not int(row["line"]) <= len(lines):
         problems.append(f"{where}: line {row['line']!r} is not a line of {source}")
         return
     if not row["quote"] or _ws(row["quote"]) not in _ws(lines[int(row["line"]) - 1]):
@@ -256,7 +413,7 @@ def _typed(frame: pd.DataFrame, numeric: list[str], integer: list[str]) -> pd.Da
         frame[col] = pd.to_numeric(frame[col].replace("", None), errors="coerce").astype(float)
     for col in integer:
         frame[col] = pd.to_numeric(frame[col].replace("", None), errors="coerce").astype("Int64")
-    frame["published"] = pd.to_datetime(frame["published"])
+    frame["published"] = pd.to_datetime(frame["published"], format="%Y-%m-%d")  # checked: ISO dates
     return frame
 
 
@@ -264,8 +421,7 @@ def _validate_observations(frame: pd.DataFrame, path: Path, catalogue: pd.DataFr
     for i, row in frame.iterrows():
         where = f"{path.name} row {i + 2}"
         _check_row_common(where, row, catalogue, problems)
-        if _number(row["value"]) is None:
-            problems.append(f"{where}: value {row['value']!r} is not a number")
+        _check_value(where, "value", row["value"], row, catalogue, problems)
         if row["comparator"] not in COMPARATORS or row["comparator"] == "range":
             problems.append(f"{where}: comparator {row['comparator']!r} is not one of =, about, >=, >, <=, <")
     key = ["indicator", "year", "span_start", "kind", "price_basis", "source", "line", "value"]
@@ -280,10 +436,14 @@ def _validate_targets(frame: pd.DataFrame, path: Path, catalogue: pd.DataFrame, 
         if row["comparator"] not in COMPARATORS or row["comparator"] == "=" and row["threshold"] == "":
             problems.append(f"{where}: comparator {row['comparator']!r} is not one of {', '.join(COMPARATORS[1:])}")
         for col in ("threshold", "threshold_high", "base_value"):
-            if row[col] and _number(row[col]) is None:
-                problems.append(f"{where}: {col} {row[col]!r} is not a number")
+            _check_value(where, col, row[col], row, catalogue, problems, required=False)
         if row["comparator"] == "range" and not (row["threshold"] and row["threshold_high"]):
             problems.append(f"{where}: a range target needs threshold and threshold_high")
+        low, high = _number(row["threshold"]), _number(row["threshold_high"])
+        if low is not None and high is not None and low > high:
+            problems.append(f"{where}: threshold_high {row['threshold_high']} is below threshold {row['threshold']}")
+        if row["threshold_high"] and row["comparator"] != "range":
+            problems.append(f"{where}: threshold_high is given but comparator {row['comparator']!r} is not range")
         _check_year(where, "base_year", row["base_year"], problems, required=False)
         if row["attribute"] not in ATTRIBUTES:
             problems.append(f"{where}: attribute {row['attribute']!r} is not one of {', '.join(ATTRIBUTES)}")
@@ -291,6 +451,9 @@ def _validate_targets(frame: pd.DataFrame, path: Path, catalogue: pd.DataFrame, 
             problems.append(f"{where}: target_id {row['target_id']!r} is not snake_case")
     for dup in frame.loc[frame["target_id"].duplicated(), "target_id"]:
         problems.append(f"{path.name}: target_id {dup!r} is used more than once")
+    for i, restated in frame["restates"].items():
+        if restated and restated not in set(frame["target_id"]):
+            problems.append(f"{path.name} row {i + 2}: restates {restated!r}, which is not a target_id")
 
 
 def half_unit(printed: pd.Series) -> pd.Series:
@@ -314,6 +477,82 @@ def read_observations(path: Path, catalogue: pd.DataFrame, problems: list[str]) 
     frame = _typed(frame, ["value"], ["year", "span_start", "line"])
     frame["half_unit"] = precision
     frame["file"] = path.name
+    return frame
+
+
+FIGURE_COLUMNS = ["indicator", "year", "kind", "price_basis"]
+"""Columns a file of figures to predict must have; ``span_start``, ``value``, ``unit``, ``comparator`` and
+``published`` are checked when present, and any other column is passed through."""
+PREDICTION_COLUMNS = ("mean", "q05", "q10", "q25", "q50", "q75", "q90", "q95", "pit", "crps", "log_score")
+"""Columns a prediction adds (:func:`model.predict.predict`): an input column of that name would be clobbered."""
+
+
+def read_figure_rows(path: str | Path, catalogue: pd.DataFrame, years: tuple[int, int] = YEAR_RANGE) -> pd.DataFrame:
+    r"""Read and check a CSV of figures to predict (``run.py predict --input``), with the loader's row checks.
+
+    Parameters
+    ----------
+    path : path
+        CSV with at least the columns ``indicator, year, kind, price_basis`` (e.g. an export of
+        ``run.py data --format csv``); ``span_start`` (span kinds), ``value`` (to score), ``unit``,
+        ``comparator`` and ``published`` are checked where given.
+    catalogue : DataFrame
+        ``Dataset.catalogue``: the known indicators.
+    years : (first, last)
+        Years a row (and its ``span_start``) may refer to: the first year of the data to the horizon cap.
+
+    Raises
+    ------
+    DataError
+        Listing every problem with file, row and field.
+
+    Returns
+    -------
+    DataFrame
+        The rows, ``year`` as int, ``span_start`` and ``value`` as float (NaN when empty); other columns as text.
+
+    Examples
+    --------
+    >>> import model, pathlib, tempfile
+    >>> rows = pathlib.Path(tempfile.mkdtemp()) / "rows.csv"
+    >>> _ = rows.write_text("indicator,year,kind,price_basis,value\n"
+    ...                     "gdp,2025,level,nominal,\n"
+    ...                     "gdp,9999,yoy,real,five\n", encoding="utf-8")
+    >>> try:
+    ...     read_figure_rows(rows, model.load_data().catalogue, (2014, 2035))
+    ... except DataError as err:
+    ...     print("\n".join(err.problems))
+    rows.csv row 3: kind 'yoy' is not one of level, count, share, yoy_growth, avg_growth, cum_growth, pp_change, cumulative
+    rows.csv row 3: year '9999' is not a year in 2014–2035 (the first year of the data to the horizon cap)
+    rows.csv row 3: value 'five' is not a number
+    """
+    path = Path(path)
+    problems: list[str] = []
+    frame = _read_csv(path, FIGURE_COLUMNS, problems, keep_other=True)
+    if frame is None:
+        raise DataError(problems)
+    for col in ("span_start", "value", "unit", "comparator", "published"):
+        if col not in frame:
+            frame[col] = ""
+    clobbered = [c for c in frame.columns if c in PREDICTION_COLUMNS]
+    if clobbered:
+        problems.append(f"{path}: column(s) {', '.join(clobbered)} would be overwritten by the prediction; "
+                        "rename or drop them")
+    for i, row in frame.iterrows():
+        where = f"{path.name} row {i + 2}"
+        _check_figure(where, row, catalogue, problems, years=years, unit_required=False,
+                      why=" (the first year of the data to the horizon cap)")
+        _check_value(where, "value", row["value"], row, catalogue, problems, required=False)
+        if row["comparator"] and (row["comparator"] not in COMPARATORS or row["comparator"] == "range"):
+            problems.append(f"{where}: comparator {row['comparator']!r} is not one of =, about, >=, >, <=, <")
+        _check_published(where, row["published"], problems, required=False)
+    if problems:
+        raise DataError(problems)
+    frame = frame.reset_index(drop=True)
+    frame["year"] = frame["year"].astype(int)
+    for col in ("span_start", "value"):
+        frame[col] = pd.to_numeric(frame[col].replace("", None), errors="coerce").astype(float)
+    frame["comparator"] = frame["comparator"].replace("", "=")
     return frame
 
 

@@ -12,6 +12,8 @@ import pandas as pd
 import scoringrules as sr
 
 from .attainment import level_unknown, target_quantity
+from .data import KINDS, YEAR_RANGE
+from .errors import InputError
 from .fit import QUANTILES, Fit
 from .growth import observation_noise
 from .operators import LOG_SCALE_OPS, OP_OF_KIND
@@ -22,8 +24,12 @@ def predictive_draws(fit: Fit, rows: pd.DataFrame, n_draws: int | None = None, s
                      prior: bool = False) -> np.ndarray:
     """Draws (n_draws, n_rows) of each figure as it would be printed; NaN columns where unreadable.
 
-    With ``prior=True`` the future trend and volatility come from the class priors (a baseline)."""
+    With ``prior=True`` the future trend and volatility come from the class priors (a baseline).
+    Rows with an unknown kind, or a year outside 1949–2035, raise :class:`InputError` (a far year would
+    simulate paths to it); rows before the fit's grid are unreadable (NaN). Files of rows are checked
+    field by field by :func:`model.data.read_figure_rows`."""
     rows = rows.reset_index(drop=True).copy()
+    _check_rows(rows)
     for col, default in (("span_start", np.nan), ("comparator", "="), ("half_unit", np.nan), ("source", "")):
         if col not in rows:
             rows[col] = default
@@ -49,6 +55,24 @@ def predictive_draws(fit: Fit, rows: pd.DataFrame, n_draws: int | None = None, s
         noise = sd * rng.standard_normal(len(q))
         out[:, j] = np.exp(np.log(q[:, j]) + noise) if fam == "level" else q[:, j] + noise
     return out
+
+
+def _check_rows(rows: pd.DataFrame) -> None:
+    missing = [c for c in ("indicator", "year", "kind", "price_basis") if c not in rows]
+    if missing:
+        raise InputError(f"rows: missing column(s) {', '.join(missing)}")
+    if rows.empty:
+        raise InputError("rows: no rows to predict")
+    low, high = YEAR_RANGE
+    for j, r in rows.iterrows():
+        if r["kind"] not in KINDS:
+            raise InputError(f"rows: row {j}: kind {r['kind']!r} is not one of {', '.join(KINDS)}")
+        for col in ("year", "span_start"):
+            y = r.get(col)
+            if col == "span_start" and pd.isna(y):
+                continue
+            if pd.isna(y) or float(y) != int(y) or not low <= int(y) <= high:
+                raise InputError(f"rows: row {j}: {col} {y!r} is not a year in {low}–{high}")
 
 
 def summarise(draws: np.ndarray, values: np.ndarray | None = None) -> pd.DataFrame:

@@ -62,13 +62,10 @@ def test_data_and_targets_csv():
     assert r.exit_code == 2 and "unknown indicator 'gpd'" in r.output
 
 
-def test_predict_cli(small_fit, tmp_path):
+def test_predict_api(small_fit):
+    """``Fit.predict`` on a frame (the command line is tested end to end in test_predict_cli.py)."""
     rows = pd.DataFrame([dict(indicator="gdp", year=2023, kind="level", price_basis="nominal", value=2806.2),
                          dict(indicator="gdp", year=2025, kind="level", price_basis="nominal", value=float("nan"))])
-    src = tmp_path / "rows.csv"
-    rows.to_csv(src, index=False)
-    from model.fit import fit as fit_fn
-
     res = small_fit.predict(rows, n_draws=300)
     assert {"mean", "q05", "q95", "pit", "crps"} <= set(res.columns)
     assert 0 <= res.at[0, "pit"] <= 1 and pd.isna(res.at[1, "pit"])
