@@ -96,6 +96,9 @@ class Dataset:
         Timestamp) plus ``half_unit`` (rounding precision, in the figure's unit) and ``file`` (its CSV).
     targets : DataFrame
         One row per plan target, indexed by ``target_id``.
+    extra_files : tuple of str
+        Absolute paths of the user's observation files (``load(extra=...)``); a run's manifest records
+        them with their checksums so ``report`` can rebuild it on the same data.
 
     Examples
     --------
@@ -116,6 +119,7 @@ class Dataset:
     catalogue: pd.DataFrame
     observations: pd.DataFrame
     targets: pd.DataFrame
+    extra_files: tuple[str, ...] = ()
 
     def vintage(self, as_of: str | None = None, data_through: int | None = None) -> "Dataset":
         """Observations published by ``as_of`` (ISO date ``YYYY-MM-DD``, else :class:`InputError`) that refer
@@ -127,7 +131,7 @@ class Dataset:
             obs = obs[obs["published"] <= pd.Timestamp(as_of)]
         if data_through is not None:
             obs = obs[obs["year"] <= data_through]
-        return Dataset(self.catalogue, obs.reset_index(drop=True), self.targets)
+        return Dataset(self.catalogue, obs.reset_index(drop=True), self.targets, self.extra_files)
 
 
 def _ws(text: str) -> str:
@@ -617,7 +621,8 @@ def load(data_dir: str | Path | None = None, extra: list[str | Path] | tuple = (
     observations = pd.concat(frames, ignore_index=True)
     targets["threshold_half_unit"] = half_unit(targets["threshold"])
     targets = _typed(targets, ["threshold", "threshold_high", "base_value"], ["year", "span_start", "base_year", "line"])
-    return Dataset(catalogue, observations, targets.set_index("target_id", drop=False))
+    return Dataset(catalogue, observations, targets.set_index("target_id", drop=False),
+                   tuple(str(Path(p).resolve()) for p in extra))
 
 
 def _seed_folder_missing(problems: list[str]) -> list[str]:
