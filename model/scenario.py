@@ -329,7 +329,18 @@ def _merge(parent: dict, child: dict) -> dict:
 
 class _Loader(yaml.SafeLoader):
     """YAML without timestamps: an unquoted date stays the text the user wrote (``as_of`` checks it), so
-    ``2024-13-45`` is reported as a bad date instead of failing inside the parser."""
+    ``2024-13-45`` is reported as a bad date instead of failing inside the parser. A key given twice in
+    one mapping is an error (plain YAML keeps the last one silently)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value if isinstance(node, yaml.MappingNode) else ():
+            if isinstance(key_node, yaml.ScalarNode) and key_node.tag != "tag:yaml.org,2002:merge":
+                if key_node.value in seen:
+                    raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key_node.value!r}",
+                                                            key_node.start_mark)
+                seen.add(key_node.value)
+        return super().construct_mapping(node, deep)
 
 
 _Loader.yaml_implicit_resolvers = {

@@ -64,6 +64,8 @@ CASES = {
     "threshold_nan": ("name: x\nthresholds: {p14_gdp: .nan}\n", "thresholds.p14_gdp"),
     "threshold_inf": ("name: x\nthresholds: {p14_gdp: .inf}\n", "thresholds.p14_gdp"),
     "threshold_minus_inf": ("name: x\nthresholds: {p14_gdp_growth: -.inf}\n", "thresholds.p14_gdp_growth"),
+    "duplicate_key": ("name: x\ndraws: 100\ndraws: 200\n", "malformed YAML at line 3"),
+    "duplicate_nested_key": ("name: x\nfit: {seed: 1, seed: 2}\n", "malformed YAML at line 2"),
     "assumptions_not_a_list": (f"name: x\nextends: {BASELINE}\nassumptions: 5\n", "assumptions"),
 }
 
