@@ -162,42 +162,93 @@ def _scenario(path: Path, ds):
         _fail(str(e))
 
 
+def _problems(messages: list[str], code: int = 2):
+    """Print each problem on its own ``error:`` line and exit with ``code``."""
+    for message in messages:
+        err.print(f"[bold red]error:[/] {message}", markup=True, highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def _load_checked(paths: list[Path], ds, out_dir: Optional[Path] = None):
+    """Load every scenario and run every check `run` runs before fitting: schema, data (ids, years, the horizon
+    against the vintage's last observed year), distinct names and a results folder that can be written without
+    losing anything. Return [(path, scenario, results folder)]; on any problem print them all and exit 2."""
+    from model.errors import InputError
+    from model.pipeline import RESULTS_DIR, check_output_dir
+    from model.scenario import ScenarioError, load_scenario
+
+    problems, loaded = [], []
+    for p in paths:
+        try:
+            s = load_scenario(p)
+            s.check_against(ds, where=str(p))
+        except ScenarioError as e:
+            problems += e.problems
+            continue
+        loaded.append((p, s, (out_dir / s.name if len(paths) > 1 else out_dir) if out_dir else RESULTS_DIR / s.name))
+    seen = {}
+    for p, s, _ in loaded:
+        if s.name in seen:
+            problems.append(f"{p}: name: {s.name!r} is also the name of {seen[s.name]}; both would write the same "
+                            "results folder")
+        seen.setdefault(s.name, p)
+    for p, s, target in loaded:
+        try:
+            check_output_dir(target)
+        except InputError as e:
+            problems.append(f"{e} (results of {p})")
+    if problems:
+        _problems(problems)
+    return loaded
+
+
 @command()
-def validate(scenarios: list[Path] = typer.Argument(..., help="Scenario YAML files.")):
-    """Check scenario files without running them."""
-    ds = _dataset(None)
-    for p in scenarios:
-        _scenario(p, ds)
-        out.print(f"[green]ok[/] {p}")
+def validate(scenarios: list[Path] = typer.Argument(..., help="Scenario YAML files."),
+             out_dir: Optional[Path] = typer.Option(None, "--out", help="Results folder `run` would use "
+                                                                         "(default results/<name>)."),
+             extra: Optional[list[Path]] = typer.Option(None, "--data", help="Extra observation CSV files.")):
+    """Check scenario files without running them: every check `run` makes before fitting."""
+    ds = _dataset(extra)
+    for p, _, target in _load_checked(scenarios, ds, out_dir):
+        out.print(f"[green]ok[/] {p} (results: {target})")
 
 
 @command()
 def run(scenarios: list[Path] = typer.Argument(..., help="Scenario YAML files."),
-        out_dir: Optional[Path] = typer.Option(None, "--out", help="Results folder (default results/<name>)."),
+        out_dir: Optional[Path] = typer.Option(None, "--out", help="Results folder (default results/<name>; with "
+                                                                    "several scenarios, <out>/<name>). An existing "
+                                                                    "folder is replaced only if it is empty or a "
+                                                                    "results folder written by `run`."),
         draws: Optional[int] = typer.Option(None, help="Override the number of simulated paths."),
         seed: Optional[int] = typer.Option(None, help="Override the simulation seed."),
         report: bool = typer.Option(True, help="Build charts and report.html."),
         lang: str = typer.Option("zh", help="Chart labels: zh or en."),
         extra: Optional[list[Path]] = typer.Option(None, "--data", help="Extra observation CSV files.")):
     """Run scenarios: fit (cached), simulate, attainment table, report."""
-    from model.pipeline import RESULTS_DIR, run_scenario, write_results
-    from model.scenario import ScenarioError
+    from pydantic import ValidationError
 
+    from model.pipeline import run_scenario, write_results
+    from model.scenario import Scenario, ScenarioError
+
+    if lang not in ("zh", "en"):
+        _fail(f"--lang: {lang!r} is not a chart language; use zh or en")
     ds = _dataset(extra)
-    loaded = [_scenario(p, ds) for p in scenarios]  # validate all before running any
-    if draws is not None and draws <= 0:
-        _fail("--draws: must be a positive number")
-    for path, s in zip(scenarios, loaded):
-        updates = {k: v for k, v in (("draws", draws), ("seed", seed)) if v is not None}
-        s = s.model_copy(update=updates)
-        target = (out_dir / s.name if len(loaded) > 1 else out_dir) if out_dir else RESULTS_DIR / s.name
+    updates = {k: v for k, v in (("draws", draws), ("seed", seed)) if v is not None}
+    if updates:  # the overrides obey the schema's ranges too
+        try:
+            Scenario(name="override", **updates)
+        except ValidationError as e:
+            _problems([f"--{x['loc'][0]}: {x['msg']} (got {x['input']!r})" for x in e.errors()])
+    loaded = _load_checked(scenarios, ds, out_dir)  # validate all, and their results folders, before running any
+    for path, s, target in loaded:
+        s = Scenario.model_validate({**s.model_dump(), **updates})
         with err.status(f"[bold]{s.name}[/]") as status:
             try:
                 result = run_scenario(s, ds, progress=lambda m: status.update(f"[bold]{s.name}[/]: {m}"))
                 status.update(f"[bold]{s.name}[/]: writing {target}")
                 write_results(result, target, report=report, lang=lang)
             except ScenarioError as e:
-                _fail(f"{path}: {str(e).split(': ', 1)[-1]}")
+                _problems([p.replace("scenario: ", f"{path}: ", 1) for p in e.problems])
         if not result.fit.diagnostics.ok:
             err.print(f"[yellow]warning:[/] {result.fit.diagnostics.flag()}")
         from model.report import headline_markdown

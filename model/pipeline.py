@@ -2,15 +2,23 @@
 
 Results are written into a temporary directory beside the destination and moved into place
 only when complete, so an interrupted or failed run never leaves a half-written result and
-never overwrites a previous good one with partial files.
+never overwrites a previous good one with partial files. A destination that exists is replaced
+only if it is a results folder this project wrote (its ``manifest.json`` lists every file in it);
+anything else is refused (:func:`check_output_dir`), so no user file is ever deleted.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import math
+import os
+import re
 import shutil
+import signal
 import subprocess
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,10 +28,18 @@ import pandas as pd
 from . import data as data_mod
 from .attainment import attainment_table, joint_results, unanchored_fitted
 from .fit import QUANTILES, Fit, data_hash, fit, package_versions
+from .errors import InputError
 from .scenario import Scenario
 from .simulate import Paths, prior_dynamics, simulate
 
 RESULTS_DIR = data_mod.ROOT / "results"
+MANIFEST = "manifest.json"
+MANIFEST_KEYS = ("scenario_hash", "fit_key")
+"""Keys by which a manifest.json is recognised as this project's (a folder holding one may be replaced)."""
+_OUTPUT_NAMES = re.compile(r"(attainment\.csv|attainment\.md|correlation\.csv|forecasts\.csv|joint\.csv|draws\.nc|"
+                           r"manifest\.json|report\.html|report\.md|"
+                           r"(fan_charts|fans_targets|p_attained|threshold_curves)(_\d+)?\.png)")
+"""Names ``write_results`` writes: a results folder whose manifest predates the ``files`` list may hold only these."""
 
 
 @dataclass
@@ -202,17 +218,127 @@ def manifest(result: ScenarioResult) -> dict:
     }
 
 
+def strict_json(value):
+    """``value`` with NaN and ±inf as None and numpy scalars as Python ones, for ``json.dumps(allow_nan=False)``."""
+    if isinstance(value, dict):
+        return {str(k): strict_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [strict_json(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def read_manifest(folder: str | Path) -> dict | None:
+    """The manifest of a results folder this project wrote, or None (no manifest.json, unreadable, not ours)."""
+    try:
+        found = json.loads((Path(folder) / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return found if isinstance(found, dict) and all(k in found for k in MANIFEST_KEYS) else None
+
+
+def check_output_dir(path: str | Path) -> Path:
+    """Check that a results folder can be written at ``path`` without losing anything; return it (absolute).
+
+    Allowed: ``path`` does not exist (its parents are created), is an empty folder, or is a results
+    folder this project wrote (a ``manifest.json`` with ``scenario_hash`` and ``fit_key`` and no file
+    that the manifest does not list). The nearest existing parent must be a folder in which a file can
+    be created. Anything else (a file, a symbolic link, a folder with other content, a path under a
+    file, a read-only parent) raises :class:`InputError` naming the path; nothing is touched.
+
+    Examples
+    --------
+    >>> import model.pipeline as pipeline, pathlib, tempfile
+    >>> home = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (home / "thesis.docx").write_bytes(b"years of work")
+    >>> pipeline.check_output_dir(home / "new") == home / "new"
+    True
+    >>> pipeline.check_output_dir(home)
+    Traceback (most recent call last):
+    ...
+    model.errors.InputError: ...: the folder exists and is not a results folder of this project ...
+    """
+    shown = str(path)
+    path = Path(os.path.abspath(path))
+    if path.name in ("", ".", "..") or path.parent == path:
+        raise InputError(f"{shown}: not a folder name a result can be written to")
+    if path.is_symlink():
+        raise InputError(f"{shown}: is a symbolic link; give the folder itself (it is left untouched)")
+    if path.exists():
+        if not path.is_dir():
+            raise InputError(f"{shown}: exists and is not a folder; refusing to replace it (choose another "
+                             "results folder)")
+        try:
+            entries = sorted(p.name for p in path.iterdir())
+        except OSError as err:
+            raise InputError(f"{shown}: cannot list the folder ({err.strerror or err})") from None
+        if entries:
+            found = read_manifest(path)
+            if found is None:
+                raise InputError(f"{shown}: the folder exists and is not a results folder of this project (no "
+                                 f"manifest.json with {' and '.join(MANIFEST_KEYS)}); refusing to replace it - "
+                                 "choose a new or empty folder")
+            listed = found.get("files")
+            foreign = [e for e in entries if e != MANIFEST and
+                       (e not in listed if isinstance(listed, list) else not _OUTPUT_NAMES.fullmatch(e))]
+            if foreign:
+                more = f" and {len(foreign) - 3} more" if len(foreign) > 3 else ""
+                raise InputError(f"{shown}: the results folder also holds {', '.join(foreign[:3])}{more}, which "
+                                 "this project did not write; refusing to replace it - move them or choose "
+                                 "another folder")
+    ancestor = path.parent
+    while not ancestor.exists() and not ancestor.is_symlink():
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise InputError(f"{shown}: cannot be created: {ancestor} is a file, not a folder")
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        raise InputError(f"{shown}: cannot write into {ancestor} (permission denied)")
+    try:  # permission bits are not the whole story (root, read-only mounts, ACLs): try it
+        os.rmdir(tempfile.mkdtemp(prefix=".check-", dir=ancestor))
+    except OSError as err:
+        raise InputError(f"{shown}: cannot write into {ancestor} ({err.strerror or err})") from None
+    return path
+
+
+@contextlib.contextmanager
+def _terminate_raises():
+    """While writing, SIGTERM raises SystemExit(143) so the ``finally`` cleanup runs (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum, frame):
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def write_results(result: ScenarioResult, out_dir: str | Path, report: bool = True, lang: str = "zh") -> Path:
     """Write tables, manifest, draws (and the report) atomically into ``out_dir``.
 
     The files are written to a temporary folder beside ``out_dir`` and moved into place when all are
-    done, so a failed run never leaves a half-written result.
+    done, so a failed or interrupted run (exception, Ctrl-C, SIGTERM) never leaves a half-written
+    result and removes its temporary folder.
 
     Parameters
     ----------
     result : ScenarioResult
     out_dir : str or Path
-        Replaced if it exists.
+        Created if absent; an empty folder or a results folder written by this function is replaced.
+        Anything else is refused before writing (see :func:`check_output_dir`).
     report : bool
         Also draw the charts and write ``report.html`` / ``report.md`` (a few seconds).
     lang : {"zh", "en"}
@@ -221,7 +347,12 @@ def write_results(result: ScenarioResult, out_dir: str | Path, report: bool = Tr
     Returns
     -------
     Path
-        ``out_dir``.
+        ``out_dir`` (absolute).
+
+    Raises
+    ------
+    InputError
+        If ``out_dir`` holds anything this project did not write, is a file or is not writable.
 
     Examples
     --------
@@ -237,29 +368,42 @@ def write_results(result: ScenarioResult, out_dir: str | Path, report: bool = Tr
     """
     from . import report as report_mod
 
-    out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{out_dir.name}-", dir=out_dir.parent))
-    try:
-        result.attainment.to_csv(tmp / "attainment.csv", index=False)
-        (tmp / "attainment.md").write_text(report_mod.attainment_markdown(result), encoding="utf-8")
-        result.forecasts.to_csv(tmp / "forecasts.csv", index=False)
-        result.joint.to_csv(tmp / "joint.csv", index=False)
-        result.correlation.to_csv(tmp / "correlation.csv")
-        (tmp / "manifest.json").write_text(json.dumps(manifest(result), indent=2, ensure_ascii=False, default=str),
-                                           encoding="utf-8")
-        report_mod.paths_dataset(result).to_netcdf(tmp / "draws.nc")
-        if report:
-            report_mod.build_report(tmp, result, lang=lang)
-        if out_dir.exists():
-            old = out_dir.with_name(f".old-{out_dir.name}")
-            shutil.rmtree(old, ignore_errors=True)
-            out_dir.rename(old)
-            tmp.rename(out_dir)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            tmp.rename(out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    out_dir = check_output_dir(out_dir)
+    missing = [p for p in (out_dir.parent, *out_dir.parent.parents) if not p.exists()]
+    tmp = None
+    with _terminate_raises():
+        try:
+            out_dir.parent.mkdir(parents=True, exist_ok=True)
+            tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{out_dir.name}-", dir=out_dir.parent))
+            result.attainment.to_csv(tmp / "attainment.csv", index=False)
+            (tmp / "attainment.md").write_text(report_mod.attainment_markdown(result), encoding="utf-8")
+            result.forecasts.to_csv(tmp / "forecasts.csv", index=False)
+            result.joint.to_csv(tmp / "joint.csv", index=False)
+            result.correlation.to_csv(tmp / "correlation.csv")
+            report_mod.paths_dataset(result).to_netcdf(tmp / "draws.nc")
+            if report:
+                report_mod.build_report(tmp, result, lang=lang)
+            content = {**manifest(result), "files": sorted([p.name for p in tmp.iterdir()] + [MANIFEST])}
+            (tmp / MANIFEST).write_text(json.dumps(strict_json(content), indent=2, ensure_ascii=False,
+                                                   allow_nan=False, default=str), encoding="utf-8")
+            tmp.chmod(0o777 & ~_umask())  # mkdtemp makes 0o700; a results folder is an ordinary folder
+            check_output_dir(out_dir)  # again: the destination may have changed while we computed
+            if out_dir.exists():
+                old = out_dir.with_name(tmp.name.replace(".tmp-", ".old-", 1))
+                out_dir.rename(old)
+                try:
+                    tmp.rename(out_dir)
+                except BaseException:
+                    old.rename(out_dir)
+                    raise
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                tmp.rename(out_dir)
+        except BaseException:
+            if tmp is not None:
+                shutil.rmtree(tmp, ignore_errors=True)
+            for folder in missing:  # parents this call created, innermost first, if still empty
+                with contextlib.suppress(OSError):
+                    folder.rmdir()
+            raise
     return out_dir
