@@ -271,7 +271,7 @@ def compare(scenarios: list[Path] = typer.Argument(..., help="Scenario YAML file
 
     from model.charts import comparison_charts
     from model.errors import InputError
-    from model.freshness import read_manifest, stale_reasons
+    from model.freshness import require_manifest, stale_reasons
     from model.pipeline import RESULTS_DIR, run_scenario, write_results
 
     ds = _dataset(None)
@@ -281,7 +281,7 @@ def compare(scenarios: list[Path] = typer.Argument(..., help="Scenario YAML file
     stale = {}
     for p, s in loaded:
         try:
-            reasons = stale_reasons(read_manifest(RESULTS_DIR / s.name), s, ds)
+            reasons = stale_reasons(require_manifest(RESULTS_DIR / s.name), s, ds)
         except InputError as e:
             reasons = [str(e)]
         if reasons:
@@ -308,21 +308,40 @@ def compare(scenarios: list[Path] = typer.Argument(..., help="Scenario YAML file
 
 @command()
 def report(result_dir: Path = typer.Argument(..., help="A results folder written by `run`."),
-           lang: str = typer.Option("zh", help="Chart labels: zh or en.")):
-    """Rebuild a results folder's charts and report from its manifest, on the cached posterior (no refit)."""
-    import json
+           lang: str = typer.Option("zh", help="Chart labels: zh or en."),
+           refit: bool = typer.Option(False, "--refit", help="Fit the posterior again if it is no longer cached "
+                                                            "(minutes); without it, report only uses the cache.")):
+    """Rebuild a results folder's charts and report from its manifest, on the same data and cached posterior.
 
-    from model.pipeline import run_scenario, write_results
+    The run's own --data files are reloaded (their checksums must match the manifest); a folder whose
+    scenario, data or model changed since the run is refused, and the posterior is never refitted
+    unless --refit is given."""
+    from model.freshness import require_manifest, stale_reasons
+    from model.pipeline import file_sha256, run_scenario, write_results
     from model.scenario import Scenario
 
-    ds = _dataset(None)
+    if lang not in ("zh", "en"):
+        _fail(f"--lang: {lang!r} is not one of zh, en")
+    manifest = require_manifest(result_dir)
     try:
-        manifest = json.loads((result_dir / "manifest.json").read_text(encoding="utf-8"))
         s = Scenario.model_validate(manifest["scenario_definition"])
-    except (OSError, ValueError, KeyError) as e:
-        _fail(f"{result_dir}: not a results folder with a valid manifest.json ({e})")
+    except (KeyError, ValueError) as e:
+        _fail(f"{result_dir / 'manifest.json'}: scenario_definition: not a valid scenario ({str(e).splitlines()[0]})")
+    extra = []
+    for f in manifest.get("data_files", []):
+        path = Path(f["path"])
+        if not path.is_file():
+            _fail(f"{result_dir / 'manifest.json'}: data_files: the run used {path}, which is gone")
+        if file_sha256(path) != f["sha256"]:
+            _fail(f"{result_dir / 'manifest.json'}: data_files: {path} changed since the run; rerun it with "
+                  f"`python run.py run ... --data {path}`")
+        extra.append(path)
+    ds = _dataset(extra)
+    reasons = stale_reasons(manifest, s, ds)
+    if reasons:
+        _fail(f"{result_dir}: not current: {'; '.join(reasons)}; rerun the scenario with `python run.py run`")
     with err.status(f"rebuilding {result_dir}"):
-        write_results(run_scenario(s, ds), result_dir, report=True, lang=lang)
+        write_results(run_scenario(s, ds, refit=refit), result_dir, report=True, lang=lang)
     out.print(f"[green]rebuilt[/] {result_dir / 'report.html'}")
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from .errors import InputError
 
 
-def read_manifest(folder: str | Path) -> dict:
+def require_manifest(folder: str | Path) -> dict:
     """The folder's ``manifest.json`` as a dict; :class:`InputError` naming the folder if absent or invalid."""
     path = Path(folder) / "manifest.json"
     try:
@@ -23,7 +23,7 @@ def read_manifest(folder: str | Path) -> dict:
         raise InputError(f"{folder}: no results here (no manifest.json)") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
         raise InputError(f"{path}: not a readable manifest ({e})") from None
-    if not isinstance(manifest, dict) or not {"scenario_hash", "data_hash"} <= set(manifest):
+    if not isinstance(manifest, dict) or not {"scenario_hash", "data_hash", "fit_key"} <= set(manifest):
         raise InputError(f"{path}: not a manifest written by `run.py run` (no scenario_hash / data_hash)")
     return manifest
 
@@ -34,7 +34,7 @@ def stale_reasons(manifest: dict, scenario, dataset) -> list[str]:
     Parameters
     ----------
     manifest : dict
-        From :func:`read_manifest`.
+        From :func:`require_manifest`.
     scenario : Scenario
         As it is now (e.g. the YAML file loaded again).
     dataset : Dataset

@@ -10,6 +10,7 @@ anything else is refused (:func:`check_output_dir`), so no user file is ever del
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import math
 import os
@@ -62,6 +63,9 @@ class ScenarioResult:
         real growth %) and year.
     hits : DataFrame of bool
         Paths × evaluated targets.
+    data_files : tuple of str
+        The user's observation files used beside the shipped data (``load_data(extra=...)``); the
+        manifest records them with checksums and ``run.py report`` reloads them.
 
     Examples
     --------
@@ -86,6 +90,7 @@ class ScenarioResult:
     forecasts: pd.DataFrame
     hits: pd.DataFrame
     plan_targets: pd.DataFrame | None = None  # the dataset's target registry (annual plan targets on the charts)
+    data_files: tuple[str, ...] = ()  # the user's observation files beside the shipped data (absolute paths)
 
 
 def prior_paths(fit: Fit, scenario: Scenario, n_paths: int) -> Paths:
@@ -141,7 +146,8 @@ def forecast_table(paths: Paths, unanchored: list[str] = ()) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True).sort_values(["indicator", "measure", "year"], kind="stable")
 
 
-def run_scenario(scenario: Scenario, dataset: data_mod.Dataset | None = None, progress=None) -> ScenarioResult:
+def run_scenario(scenario: Scenario, dataset: data_mod.Dataset | None = None, progress=None,
+                 refit: bool = True) -> ScenarioResult:
     """Fit (or load the cached posterior), simulate the scenario's paths and compute attainment.
 
     Parameters
@@ -154,6 +160,8 @@ def run_scenario(scenario: Scenario, dataset: data_mod.Dataset | None = None, pr
         Default: the shipped data. Pass ``model.load_data(extra=[...])`` to add your own figures.
     progress : callable, optional
         Called with a short message at each step.
+    refit : bool
+        False: use the cached posterior only; raise :class:`model.fit.NotCached` rather than fit.
 
     Returns
     -------
@@ -184,7 +192,7 @@ def run_scenario(scenario: Scenario, dataset: data_mod.Dataset | None = None, pr
     step = progress or (lambda msg: None)
     step("fitting the growth model (cached when the data and settings are unchanged)")
     f = fit(dataset, as_of=scenario.as_of, data_through=scenario.data_through, seed=scenario.fit.seed,
-            draws=scenario.fit.draws, tune=scenario.fit.tune, chains=scenario.fit.chains)
+            draws=scenario.fit.draws, tune=scenario.fit.tune, chains=scenario.fit.chains, refit=refit)
     scenario.check_against(dataset, f.last_year)
     step(f"simulating {scenario.draws} paths to {scenario.horizon}")
     paths = simulate(f, scenario.horizon, scenario.draws, scenario.seed, scenario.assumptions)
@@ -194,7 +202,8 @@ def run_scenario(scenario: Scenario, dataset: data_mod.Dataset | None = None, pr
     table, hits = attainment_table(f, paths, dataset, ids, scenario.thresholds, prior)
     joint, corr = joint_results(hits, table)
     return ScenarioResult(scenario, f, paths, table, joint, corr,
-                          forecast_table(paths, set(f.unanchored) | unanchored_fitted(f)), hits, dataset.targets)
+                          forecast_table(paths, set(f.unanchored) | unanchored_fitted(f)), hits, dataset.targets,
+                          dataset.extra_files)
 
 
 def git_commit() -> str:
@@ -215,7 +224,13 @@ def manifest(result: ScenarioResult) -> dict:
         "fit_from_cache": f.from_cache, "diagnostics": f.diagnostics.as_dict(),
         "diagnostics_flag": f.diagnostics.flag(), "package_versions": package_versions(), "git_commit": git_commit(),
         "scenario_definition": s.model_dump(),
+        "data_files": [{"path": p, "sha256": file_sha256(p)} for p in result.data_files],
     }
+
+
+def file_sha256(path: str | Path) -> str:
+    """Checksum of a file's bytes (the user's data files in the manifest)."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def strict_json(value):

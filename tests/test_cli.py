@@ -119,3 +119,18 @@ def test_data_option_adds_user_rows(tmp_path):
 def test_sbc_checks_its_bins_before_sampling():
     r = runner.invoke(app, ["sbc", "--ranks", "50", "--bins", "7"])
     assert r.exit_code == 2 and "--bins 7 must divide --ranks 50" in r.output
+
+
+def test_ctrl_c_during_fitting_is_one_line_and_writes_nothing(small_scenario, tmp_path, monkeypatch):
+    """Ctrl-C while compiling or tuning: exit 130, one line, no traceback, no results folder."""
+    import model.pipeline as pipeline
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pipeline, "fit", interrupted)
+    out = tmp_path / "res"
+    r = runner.invoke(app, ["run", str(small_scenario), "--out", str(out)])
+    assert r.exit_code == 130, r.output
+    assert "interrupted" in r.output and "Traceback" not in r.output and len(r.output.strip().splitlines()) == 1
+    assert not out.exists() and not list(tmp_path.iterdir())

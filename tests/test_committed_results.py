@@ -41,10 +41,10 @@ SCENARIOS = sorted(p.stem for p in (ROOT / "scenarios").glob("*.yaml"))
 @pytest.mark.parametrize("name", SCENARIOS)
 def test_committed_results_are_current(name, dataset):
     """results/<name> was run on this scenario file, these data and this model code (its manifest's hashes)."""
-    from model.freshness import read_manifest, stale_reasons
+    from model.freshness import require_manifest, stale_reasons
     from model.scenario import load_scenario
 
-    reasons = stale_reasons(read_manifest(ROOT / "results" / name), load_scenario(ROOT / "scenarios" / f"{name}.yaml"),
+    reasons = stale_reasons(require_manifest(ROOT / "results" / name), load_scenario(ROOT / "scenarios" / f"{name}.yaml"),
                             dataset)
     assert not reasons, f"results/{name}: {'; '.join(reasons)}: run `make results`"
 

@@ -56,3 +56,84 @@ def test_compare_reruns_a_stale_folder_when_asked(results_dir, small_scenario, t
     assert r.exit_code == 0, r.output
     manifest = json.loads((results_dir / "small" / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["seed"] == 5
+
+
+EXTRA = ("indicator,year,span_start,value,unit,kind,comparator,price_basis,source,line,quote,published,note\n"
+         "gdp,2024,,5.0,%,yoy_growth,=,real,HYPOTHETICAL example,,,2025-03-31,test\n")
+
+
+@pytest.fixture(scope="module")
+def data_run(small_scenario, tmp_path_factory):
+    """A small run with --data (a figure published after the vintage: the cached small fit still serves)."""
+    home = tmp_path_factory.mktemp("datarun")
+    extra = home / "extra.csv"
+    extra.write_text(EXTRA, encoding="utf-8")
+    out = home / "res"
+    r = runner.invoke(app, ["run", str(small_scenario), "--data", str(extra), "--out", str(out), "--no-report"])
+    assert r.exit_code == 0, r.output
+    return out, extra
+
+
+def _copy(data_run, tmp_path):
+    out, extra = data_run
+    folder, data = tmp_path / "res", tmp_path / "extra.csv"
+    shutil.copytree(out, folder)
+    shutil.copy(extra, data)
+    import json
+
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    manifest["data_files"][0]["path"] = str(data)
+    (folder / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    return folder, data
+
+
+def test_manifest_records_the_runs_data_files(data_run):
+    import json
+
+    out, extra = data_run
+    files = json.loads((out / "manifest.json").read_text(encoding="utf-8"))["data_files"]
+    assert [f["path"] for f in files] == [str(extra.resolve())] and len(files[0]["sha256"]) == 64
+
+
+def test_report_reuses_the_runs_data_files(data_run, tmp_path, monkeypatch):
+    import json
+
+    import model.data as data_mod
+
+    folder, data = _copy(data_run, tmp_path)
+    seen = []
+    real = data_mod.load
+    monkeypatch.setattr(data_mod, "load", lambda *a, **k: seen.append(list(k.get("extra", ()))) or real(*a, **k))
+    r = runner.invoke(app, ["report", str(folder), "--lang", "en"])
+    assert r.exit_code == 0, r.output
+    assert seen == [[data]]
+    assert json.loads((folder / "manifest.json").read_text(encoding="utf-8"))["data_files"][0]["path"] == str(data)
+
+
+@pytest.mark.parametrize("change", ["edited", "deleted"])
+def test_report_refuses_when_the_runs_data_file_changed(data_run, tmp_path, change):
+    folder, data = _copy(data_run, tmp_path)
+    if change == "edited":
+        data.write_text(EXTRA.replace("5.0", "9.0"), encoding="utf-8")
+    else:
+        data.unlink()
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    r = runner.invoke(app, ["report", str(folder)])
+    assert r.exit_code == 2, r.output
+    assert str(data) in " ".join(r.output.split()) and "Traceback" not in r.output
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+
+
+def test_report_never_refits_silently(run_output, tmp_path, monkeypatch):
+    import importlib
+
+    fit_mod = importlib.import_module("model.fit")  # the module (model.fit is also the function)
+
+    folder = tmp_path / "res"
+    shutil.copytree(run_output[0], folder)
+    monkeypatch.setattr(fit_mod, "CACHE_DIR", tmp_path / "empty-cache")
+    before = (folder / "attainment.csv").read_bytes()
+    r = runner.invoke(app, ["report", str(folder)])
+    assert r.exit_code == 2, r.output
+    assert "no cached posterior" in " ".join(r.output.split()) and "--refit" in r.output
+    assert (folder / "attainment.csv").read_bytes() == before
