@@ -24,6 +24,18 @@ def small_fit(dataset):
     return fit(dataset, as_of="2024-03-31", **SMALL_FIT)
 
 
+@pytest.fixture
+def data_copy(tmp_path):
+    """A writable copy of the shipped data folder (catalogue, observations, targets)."""
+    import shutil
+
+    from model import data
+
+    for name in ("catalogue.csv", "observations.csv", "targets.csv"):
+        shutil.copy(data.DATA_DIR / name, tmp_path / name)
+    return tmp_path
+
+
 SMALL_SCENARIO = """name: {name}
 description: test scenario
 extends: {base}

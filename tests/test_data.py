@@ -1,7 +1,6 @@
 """The dataset is the specification of what the documents say: provenance, completeness, validation."""
 
 import re
-import shutil
 
 import pandas as pd
 import pytest
@@ -108,14 +107,8 @@ def test_vintage_filter(dataset):
     assert (early["year"] < 2023).all()
 
 
-def _copy_data(tmp_path):
-    for name in ("catalogue.csv", "observations.csv", "targets.csv"):
-        shutil.copy(data.DATA_DIR / name, tmp_path / name)
-    return tmp_path
-
-
-def test_validation_lists_all_problems(tmp_path):
-    d = _copy_data(tmp_path)
+def test_validation_lists_all_problems(data_copy):
+    d = data_copy
     obs = pd.read_csv(d / "observations.csv", dtype=str, keep_default_na=False)
     obs.loc[0, "indicator"] = "no_such_indicator"
     obs.loc[1, "value"] = "twelve"
@@ -133,8 +126,8 @@ def test_validation_lists_all_problems(tmp_path):
     assert len(err.value.problems) >= 6
 
 
-def test_corrupt_file_is_one_clear_error(tmp_path):
-    d = _copy_data(tmp_path)
+def test_corrupt_file_is_one_clear_error(data_copy):
+    d = data_copy
     (d / "targets.csv").write_bytes(b"\xff\xfe\x00garbage")
     with pytest.raises(data.DataError, match="targets.csv"):
         data.load(d)

@@ -3,7 +3,6 @@
 Each data case is one a user tried: it used to give a traceback or, worse, a silently wrong probability."""
 
 import importlib
-import shutil
 
 import pandas as pd
 import pytest
@@ -130,14 +129,8 @@ def test_shipped_data_still_loads_with_its_zeros(dataset):
     assert len(zeros) >= 2 and len(dataset.observations) >= 400
 
 
-def _copy_data(tmp_path):
-    for name in ("catalogue.csv", "observations.csv", "targets.csv"):
-        shutil.copy(data.DATA_DIR / name, tmp_path / name)
-    return tmp_path
-
-
-def test_targets_checked_against_their_kind(tmp_path):
-    d = _copy_data(tmp_path)
+def test_targets_checked_against_their_kind(data_copy):
+    d = data_copy
     tg = pd.read_csv(d / "targets.csv", dtype=str, keep_default_na=False)
     gdp = tg.index[tg["target_id"] == "p14_gdp"][0]
     share = tg.index[tg["target_id"] == "p14_urbanization_rate"][0]
