@@ -45,7 +45,10 @@ docs/ (methodology, data dictionary and how to add data, scenario reference, rea
 worked examples in examples/. Other modules: ``priors`` (class priors, justified), ``operators``
 (observation operators), ``layout`` (grid), ``growth`` (the PyMC model), ``sparse`` (indicators with few figures, by importance resampling),
 ``predict`` (predictive draws and scores), ``backtest``, ``report``, ``charts``, ``fans`` (fan charts of
-every target).
+every target), ``errors`` (``InputError``: bad input the CLI turns into one line and exit 2), ``cache``
+(the verified posterior cache), ``freshness`` (whether a results folder is still current), ``marginal``
+(exact Gaussian marginal likelihood of linear figures of drift paths: the foundation of the coming joint
+posterior, not yet used by the fit).
 """
 
 from .attainment import attainment_table, joint_results
