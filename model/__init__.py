@@ -51,6 +51,8 @@ every target), ``errors`` (``InputError``: bad input the CLI turns into one line
 posterior, not yet used by the fit).
 """
 
+from importlib.metadata import PackageNotFoundError, version
+
 from .attainment import attainment_table, joint_results
 from .data import DataError, Dataset
 from .data import load as load_data
@@ -58,6 +60,11 @@ from .fit import Fit, fit
 from .pipeline import ScenarioResult, run_scenario, write_results
 from .scenario import Assumption, Scenario, ScenarioError, load_scenario
 from .simulate import Paths, simulate
+
+try:
+    __version__ = version("changzhi-targets")
+except PackageNotFoundError:  # a checkout that was never installed
+    __version__ = "0+unknown"
 
 __all__ = ["Assumption", "DataError", "Dataset", "Fit", "Paths", "Scenario", "ScenarioError", "ScenarioResult",
            "attainment_table", "fit", "joint_results", "load_data", "load_scenario", "run_scenario", "simulate",
