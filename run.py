@@ -24,6 +24,7 @@ warnings.filterwarnings("ignore", category=FutureWarning)
 
 import typer  # noqa: E402
 from rich.console import Console  # noqa: E402
+from rich.markup import escape  # noqa: E402
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Bayesian scenario projections and target-attainment probabilities for Changzhi.")
@@ -32,7 +33,7 @@ out = Console()
 
 
 def _fail(message: str, code: int = 2):
-    err.print(f"[bold red]error:[/] {message}", markup=True, highlight=False, soft_wrap=True)
+    err.print(f"[bold red]error:[/] {escape(str(message))}", markup=True, highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -165,7 +166,7 @@ def _scenario(path: Path, ds):
 def _problems(messages: list[str], code: int = 2):
     """Print each problem on its own ``error:`` line and exit with ``code``."""
     for message in messages:
-        err.print(f"[bold red]error:[/] {message}", markup=True, highlight=False, soft_wrap=True)
+        err.print(f"[bold red]error:[/] {escape(str(message))}", markup=True, highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -277,17 +278,31 @@ def compare(scenarios: list[Path] = typer.Argument(..., help="Scenario YAML file
     ds = _dataset(None)
     if indicator not in ds.catalogue.index:
         _fail(f"--indicator: unknown indicator {indicator!r}")
+    if lang not in ("zh", "en"):
+        _fail(f"--lang: {lang!r} is not one of zh, en")
+    if out_dir.exists():  # compare writes p_attained.csv and compare_*.png: never over anything else
+        import re
+
+        if not out_dir.is_dir():
+            _fail(f"--out: {out_dir} is a file; compare writes a folder")
+        foreign = sorted(f.name for f in out_dir.iterdir()
+                         if not (f.name == "p_attained.csv" or re.fullmatch(r"compare_\w+\.png", f.name)))
+        if foreign:
+            _fail(f"--out: {out_dir} holds files compare did not write ({', '.join(foreign[:3])}); "
+                  "choose a new or empty folder")
     loaded = [(p, _scenario(p, ds)) for p in scenarios]
     stale = {}
     for p, s in loaded:
         try:
-            reasons = stale_reasons(require_manifest(RESULTS_DIR / s.name), s, ds)
-        except InputError as e:
-            reasons = [str(e)]
+            folder = RESULTS_DIR / s.name
+            reasons = stale_reasons(require_manifest(folder), s, ds, pd.read_csv(folder / "attainment.csv"))
+        except (InputError, OSError, ValueError) as e:
+            reasons = [str(e).splitlines()[0]]
         if reasons:
             stale[p] = reasons
     if stale and not rerun:
-        _fail("; ".join(f"{p}: results/{p.stem} not current: {', '.join(r)}" for p, r in stale.items())
+        _fail("; ".join(f"{p}: {RESULTS_DIR / s.name} not current: {', '.join(stale[p])}"
+                        for p, s in loaded if p in stale)
               + ". Run them again (`python run.py run ...`) or pass --rerun")
     tables, forecasts = {}, {}
     for p, s in loaded:
@@ -316,6 +331,8 @@ def report(result_dir: Path = typer.Argument(..., help="A results folder written
     The run's own --data files are reloaded (their checksums must match the manifest); a folder whose
     scenario, data or model changed since the run is refused, and the posterior is never refitted
     unless --refit is given."""
+    import pandas as pd
+
     from model.freshness import require_manifest, stale_reasons
     from model.pipeline import file_sha256, run_scenario, write_results
     from model.scenario import Scenario
@@ -337,7 +354,11 @@ def report(result_dir: Path = typer.Argument(..., help="A results folder written
                   f"`python run.py run ... --data {path}`")
         extra.append(path)
     ds = _dataset(extra)
-    reasons = stale_reasons(manifest, s, ds)
+    try:
+        table = pd.read_csv(result_dir / "attainment.csv")
+    except (OSError, ValueError) as e:
+        _fail(f"{result_dir / 'attainment.csv'}: not readable ({str(e).splitlines()[0]})")
+    reasons = stale_reasons(manifest, s, ds, table)
     if reasons:
         _fail(f"{result_dir}: not current: {'; '.join(reasons)}; rerun the scenario with `python run.py run`")
     with err.status(f"rebuilding {result_dir}"):
@@ -487,13 +508,15 @@ def posterior(as_of: str = typer.Option(BASELINE_AS_OF, help="Vintage of the fit
 
 @command()
 def backtest(as_of: str = typer.Option("2021-05-25", help="Vintage of the fit being scored."),
-             draws: int = typer.Option(3000, help="Posterior draws per chain."),
-             tune: int = typer.Option(2000, help="Tuning steps per chain."),
+             draws: int = typer.Option(3000, min=1, max=20000, help="Posterior draws per chain."),
+             tune: int = typer.Option(2000, min=1, max=20000, help="Tuning steps per chain."),
              out_dir: Path = typer.Option(Path("results/backtest"), "--out", help="Folder for the scores.")):
     """Fit as of an earlier vintage and score its forecasts of every later figure; score the 13th plan's record."""
     from model.backtest import plan13_record, vintage_backtest, write_backtest, write_plan13
 
     ds = _dataset(None)
+    as_of = _as_of(as_of)
+    _vintage(ds, as_of)
     with err.status(f"backtest as of {as_of}"):
         scores, summary = vintage_backtest(ds, as_of=as_of, draws=draws, tune=tune)
         write_backtest(scores, summary, out_dir)
@@ -507,12 +530,12 @@ def backtest(as_of: str = typer.Option("2021-05-25", help="Vintage of the fit be
 
 
 @command()
-def sbc(replications: int = typer.Option(100, help="Simulated datasets (prior draws)."),
-        draws: int = typer.Option(300, help="Posterior draws per chain and replication."),
-        tune: int = typer.Option(300, help="Tuning steps per chain and replication."),
-        ranks: int = typer.Option(50, help="Possible rank values (ranks among ranks − 1 thinned draws)."),
-        bins: int = typer.Option(10, help="Rank-histogram bins of the χ² test (must divide --ranks)."),
-        seed: int = typer.Option(2018, help="Seed of the prior draws and the sampler."),
+def sbc(replications: int = typer.Option(100, min=1, max=10000, help="Simulated datasets (prior draws)."),
+        draws: int = typer.Option(300, min=2, max=20000, help="Posterior draws per chain and replication."),
+        tune: int = typer.Option(300, min=1, max=20000, help="Tuning steps per chain and replication."),
+        ranks: int = typer.Option(50, min=2, max=10000, help="Possible rank values (ranks among ranks − 1 thinned draws)."),
+        bins: int = typer.Option(10, min=1, help="Rank-histogram bins of the χ² test (must divide --ranks)."),
+        seed: int = typer.Option(2018, min=0, max=2**31 - 1, help="Seed of the prior draws and the sampler."),
         out_dir: Path = typer.Option(Path("results/backtest"), "--out", help="Folder of the SBC outputs.")):
     """Simulation-based calibration: fit documents simulated from the prior; ranks of the truth must be uniform."""
     import time

@@ -188,6 +188,9 @@ def _read_csv(path: Path, columns: list[str], problems: list[str], keep_other: b
     except csv.Error as err:
         problems.append(f"{path} row {start}: not valid CSV ({err})")
         return None
+    if not records:
+        problems.append(f"{path}: no header row (expected: {','.join(columns)})")
+        return None
     header = [h.strip() for h in records[0][1]]
     duplicated = sorted({h for h in header if header.count(h) > 1})
     if duplicated:

@@ -28,7 +28,32 @@ def require_manifest(folder: str | Path) -> dict:
     return manifest
 
 
-def stale_reasons(manifest: dict, scenario, dataset) -> list[str]:
+def changed_targets(table, dataset) -> list[str]:
+    """Targets whose year, comparator or document threshold in ``dataset`` differs from a written table's.
+
+    ``table`` is a results folder's ``attainment.csv`` (a DataFrame); thresholds a scenario supplied
+    (``threshold_from == "scenario"``) are the scenario's, checked by its hash instead.
+    """
+    import pandas as pd
+
+    tg = dataset.targets
+    out = []
+    for _, row in table.iterrows():
+        tid = row["target_id"]
+        if tid not in tg.index:
+            out.append(f"{tid} is no longer in targets.csv")
+            continue
+        now = tg.loc[tid]
+        same = (int(row["year"]) == int(now["year"]) and row["comparator"] == now["comparator"])
+        if row.get("threshold_from") != "scenario":
+            same &= (pd.isna(row["threshold"]) and pd.isna(now["threshold"])) or row["threshold"] == now["threshold"]
+        if not same:
+            out.append(f"{tid} ({row['comparator']} {row['threshold']} in {row['year']} → "
+                       f"{now['comparator']} {now['threshold']} in {now['year']})")
+    return out
+
+
+def stale_reasons(manifest: dict, scenario, dataset, table=None) -> list[str]:
     """What changed since the folder was written: the scenario's definition, or the data its fit uses.
 
     Parameters
@@ -39,6 +64,8 @@ def stale_reasons(manifest: dict, scenario, dataset) -> list[str]:
         As it is now (e.g. the YAML file loaded again).
     dataset : Dataset
         The data as it is now (shipped plus any extra files of the run).
+    table : DataFrame, optional
+        The folder's ``attainment.csv``: its targets are checked against ``targets.csv`` now.
 
     Returns
     -------
@@ -58,4 +85,7 @@ def stale_reasons(manifest: dict, scenario, dataset) -> list[str]:
                                                     **scenario.fit.model_dump())):
         reasons.append(f"the model's code or package versions changed since the run (posterior key "
                        f"{manifest.get('fit_key')} → {key})")
+    if table is not None and (moved := changed_targets(table, dataset)):
+        reasons.append(f"targets.csv changed since the run: {', '.join(moved[:3])}"
+                       + (f" and {len(moved) - 3} more" if len(moved) > 3 else ""))
     return reasons

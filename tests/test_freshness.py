@@ -137,3 +137,61 @@ def test_report_never_refits_silently(run_output, tmp_path, monkeypatch):
     assert r.exit_code == 2, r.output
     assert "no cached posterior" in " ".join(r.output.split()) and "--refit" in r.output
     assert (folder / "attainment.csv").read_bytes() == before
+
+
+def test_a_changed_target_threshold_makes_results_stale(dataset):
+    """targets.csv edited after a run (2800亿元 → 9999亿元): compare and report must not show the old P."""
+    import dataclasses
+
+    import pandas as pd
+
+    from model.freshness import changed_targets, require_manifest, stale_reasons
+    from model.scenario import load_scenario
+
+    root = shutil.os.path.dirname(shutil.os.path.dirname(__file__))
+    table = pd.read_csv(f"{root}/results/baseline/attainment.csv")
+    assert changed_targets(table, dataset) == []
+    targets = dataset.targets.copy()
+    targets.loc["p14_gdp", "threshold"] = 9999.0
+    edited = dataclasses.replace(dataset, targets=targets)
+    assert changed_targets(table, edited) == ["p14_gdp (>= 2800.0 in 2025 → >= 9999.0 in 2025)"]
+    reasons = stale_reasons(require_manifest(f"{root}/results/baseline"), load_scenario(f"{root}/scenarios/baseline.yaml"),
+                            edited, table)
+    assert any("targets.csv changed" in r and "p14_gdp" in r for r in reasons)
+
+
+@pytest.mark.parametrize("args, option", [(["sbc", "--replications", "0"], "--replications"),
+                                          (["sbc", "--bins", "0"], "--bins"), (["sbc", "--tune", "0"], "--tune"),
+                                          (["backtest", "--draws", "0"], "--draws"),
+                                          (["backtest", "--as-of", "1990-01-01"], "--as-of")])
+def test_backtest_and_sbc_options_checked_before_any_work(args, option, tmp_path):
+    r = runner.invoke(app, [*args, "--out", str(tmp_path / "out")])
+    assert r.exit_code == 2, r.output
+    assert option in r.output and "Traceback" not in r.output and not (tmp_path / "out").exists()
+
+
+def test_brackets_in_user_text_are_printed_not_parsed(tmp_path):
+    path = tmp_path / "[draft]" / "missing.yaml"
+    r = runner.invoke(app, ["validate", str(path)])
+    assert r.exit_code == 2 and "[draft]" in r.output and "Traceback" not in r.output
+    bad = tmp_path / "y.yaml"
+    bad.write_text('name: "[/]"\n', encoding="utf-8")
+    r = runner.invoke(app, ["validate", str(bad)])
+    assert r.exit_code == 2 and "Traceback" not in r.output
+
+
+def test_a_csv_of_one_empty_quoted_field_is_one_problem(tmp_path):
+    path = tmp_path / "quotes.csv"
+    path.write_text('""\n', encoding="utf-8")
+    r = runner.invoke(app, ["data", "--data", str(path)])
+    assert r.exit_code == 2 and "quotes.csv" in r.output and "Traceback" not in r.output
+
+
+def test_compare_never_writes_over_a_users_files(results_dir, small_scenario, tmp_path):
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "p_attained.csv").write_text("my own table\n", encoding="utf-8")
+    (mine / "notes.txt").write_text("notes\n", encoding="utf-8")
+    r = runner.invoke(app, ["compare", str(small_scenario), "--out", str(mine)])
+    assert r.exit_code == 2 and "notes.txt" in " ".join(r.output.split())
+    assert (mine / "p_attained.csv").read_text(encoding="utf-8") == "my own table\n"
