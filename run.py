@@ -103,6 +103,12 @@ def _as_of(value: Optional[str]) -> Optional[str]:
     return None if value is None else iso_date(value, "--as-of")
 
 
+def _lang(lang: str) -> str:
+    if lang not in ("zh", "en"):
+        _fail(f"--lang: {lang!r} is not a chart language; use zh or en")
+    return lang
+
+
 def _format(fmt: str) -> str:
     if fmt not in ("table", "csv"):
         _fail(f"--format: {fmt!r} is not one of table, csv")
@@ -231,8 +237,7 @@ def run(scenarios: list[Path] = typer.Argument(..., help="Scenario YAML files.")
     from model.pipeline import run_scenario, write_results
     from model.scenario import Scenario, ScenarioError
 
-    if lang not in ("zh", "en"):
-        _fail(f"--lang: {lang!r} is not a chart language; use zh or en")
+    _lang(lang)
     ds = _dataset(extra)
     updates = {k: v for k, v in (("draws", draws), ("seed", seed)) if v is not None}
     if updates:  # the overrides obey the schema's ranges too
@@ -278,8 +283,7 @@ def compare(scenarios: list[Path] = typer.Argument(..., help="Scenario YAML file
     ds = _dataset(None)
     if indicator not in ds.catalogue.index:
         _fail(f"--indicator: unknown indicator {indicator!r}")
-    if lang not in ("zh", "en"):
-        _fail(f"--lang: {lang!r} is not one of zh, en")
+    _lang(lang)
     if out_dir.exists():  # compare writes p_attained.csv and compare_*.png: never over anything else
         import re
 
@@ -337,8 +341,7 @@ def report(result_dir: Path = typer.Argument(..., help="A results folder written
     from model.pipeline import file_sha256, run_scenario, write_results
     from model.scenario import Scenario
 
-    if lang not in ("zh", "en"):
-        _fail(f"--lang: {lang!r} is not one of zh, en")
+    _lang(lang)
     manifest = require_manifest(result_dir)
     try:
         s = Scenario.model_validate(manifest["scenario_definition"])
