@@ -43,11 +43,16 @@ from .layout import Layout, build_layout
 
 CACHE_DIR = Path(os.environ.get("CHANGZHI_CACHE", data_mod.ROOT / ".cache" / "fits"))
 """Posterior cache folder; the environment variable ``CHANGZHI_CACHE`` overrides it."""
-MODEL_SOURCES = ("growth.py", "layout.py", "operators.py", "priors.py", "fit.py", "sparse.py", "planner.py")
+MODEL_SOURCES = ("growth.py", "layout.py", "operators.py", "priors.py", "fit.py", "sparse.py", "planner.py",
+                 "joint.py", "marginal.py")
+ENGINES = ("joint", "sampled")
+"""``joint``: one posterior of the parameters with the paths integrated out (:mod:`model.joint`), the default;
+``sampled``: the earlier engine (NUTS over the paths of 19 data-rich indicators, the rest by importance
+resampling, :mod:`model.sparse`), kept for the side-by-side benchmark until it is removed."""
 SAMPLER = "nutpie"
 QUANTILES = (0.05, 0.10, 0.25, 0.50, 0.75, 0.90, 0.95)
-STORED_DRAWS = 1500
-"""Draws per chain kept on disk (thinned evenly): the paths of 345 indicators are 40 MB per 1000 draws."""
+STORED_DRAWS = 1000
+"""Draws per chain kept on disk (thinned evenly): the paths of 345 indicators are 14 MB per 1000 draws."""
 WEAK_ESS = 5.0
 """A sparse indicator whose importance weights have a mean Kish ESS below this (per posterior draw) is named
 in every output: its few figures sit far in the tails of its class prior (poverty incidence 17.5% → 0.07%)."""
@@ -64,11 +69,12 @@ class FitSettings:
 
     as_of: str | None = None
     data_through: int | None = None
-    draws: int = 3000
-    tune: int = 2000
+    draws: int = 1500
+    tune: int = 1000
     chains: int = 2
-    target_accept: float = 0.99
+    target_accept: float = 0.9
     seed: int = 20210525
+    engine: str = "joint"
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
@@ -260,15 +266,16 @@ def _identify(dataset: data_mod.Dataset, settings: FitSettings):
 
 def fit_key(dataset: data_mod.Dataset, as_of: str | None = None, data_through: int | None = None,
             seed: int = FitSettings.seed, draws: int = FitSettings.draws, tune: int = FitSettings.tune,
-            chains: int = 2) -> str:
+            chains: int = 2, engine: str = FitSettings.engine) -> str:
     """The cache key :func:`fit` would use (data, settings, model code and versions), without fitting."""
-    settings = FitSettings(as_of=as_of, data_through=data_through, draws=draws, tune=tune, chains=chains, seed=seed)
+    settings = FitSettings(as_of=as_of, data_through=data_through, draws=draws, tune=tune, chains=chains, seed=seed,
+                           **({} if engine == "joint" else {"engine": engine, "target_accept": 0.99}))
     return _identify(dataset, settings)[-1]
 
 
 def fit(dataset: data_mod.Dataset | None = None, as_of: str | None = None, data_through: int | None = None,
         seed: int = FitSettings.seed, draws: int = FitSettings.draws, tune: int = FitSettings.tune, chains: int = 2,
-        cache: bool = True, progress: bool = False, refit: bool = True) -> Fit:
+        cache: bool = True, progress: bool = False, refit: bool = True, engine: str = FitSettings.engine) -> Fit:
     """Fit the growth model on the figures published by ``as_of`` (and referring to years ≤ ``data_through``).
 
     Parameters
@@ -299,7 +306,10 @@ def fit(dataset: data_mod.Dataset | None = None, as_of: str | None = None, data_
     '...'
     """
     dataset = dataset or data_mod.shipped()
-    settings = FitSettings(as_of=as_of, data_through=data_through, draws=draws, tune=tune, chains=chains, seed=seed)
+    if engine not in ENGINES:
+        raise InputError(f"engine: {engine!r} is not one of {', '.join(ENGINES)}")
+    settings = FitSettings(as_of=as_of, data_through=data_through, draws=draws, tune=tune, chains=chains, seed=seed,
+                           **({} if engine == "joint" else {"engine": engine, "target_accept": 0.99}))
     layout, obs, signals, structure, key = _identify(dataset, settings)
     path = CACHE_DIR / f"{key}.nc"
     stored = stored_draws(settings)
@@ -312,6 +322,8 @@ def fit(dataset: data_mod.Dataset | None = None, as_of: str | None = None, data_
                         f"seed {seed} (key {key}, looked in {CACHE_DIR}): fitting it takes minutes; ask for it "
                         "explicitly (e.g. `run.py report --refit`)")
 
+    if settings.engine == "joint":
+        return _fit_joint(layout, obs, signals, structure, settings, key, path, stored, cache, progress)
     from .growth import ahead_periods, build_model, distinct_figures, plan_period
     from .layout import data_rich
     from .sparse import draw_sparse
@@ -357,6 +369,59 @@ def fit(dataset: data_mod.Dataset | None = None, as_of: str | None = None, data_
     if cache:
         cache_mod.store(path, idata, key, settings.as_dict(), stored)
     return Fit(layout, obs, idata, diag, settings, key)
+
+
+def _fit_joint(layout, obs, signals, structure, settings, key, path, stored, cache, progress) -> Fit:
+    """Sample the joint model's parameters (:mod:`model.joint`), then draw every path given each draw."""
+    from .joint import FAMILIES, build_model, build_structure, smooth
+
+    timings = {}
+    start = time.perf_counter()
+    st = build_structure(layout, obs, signals)
+    if structure not in _COMPILED:
+        _COMPILED[structure] = _compile(build_model(st))
+    timings["build and compile"] = time.perf_counter() - start
+    start = time.perf_counter()
+    idata = _sample(_COMPILED[structure], settings, progress)
+    check_complete(idata, settings)
+    seconds = timings["sample"] = time.perf_counter() - start
+    diag = _diagnostics(idata, seconds)
+    idata = idata.isel(draw=slice(None, None, _thin(settings)))
+    post = {k: _stack(v.to_numpy()) for k, v in idata.posterior.data_vars.items()}
+    start = time.perf_counter()
+    paths = smooth(st, post, settings.seed)
+    timings["paths"] = time.perf_counter() - start
+    shape = idata.posterior["trend_mean"].shape[:2]
+    n_cls = len(st.classes)
+    report = [FAMILIES.index("report_level"), FAMILIES.index("report_growth")]
+    paths["sigma_class"] = post["sigma_class"]
+    paths["noise_level"] = np.repeat(post["tau"][:, report[0], None], n_cls, axis=1)
+    paths["noise_growth"] = np.repeat(post["tau"][:, report[1], None], n_cls, axis=1)
+    ahead = [int(p) for p in st.periods if p > int(np.max(_plan_periods(layout.years)))]
+    for name in ("x", "mu", "mu_base", "sigma", "sigma_class", "noise_level", "noise_growth", "mu_ahead"):
+        arr = paths[name]
+        dims = ("chain", "draw", "klass_all" if name in ("sigma_class", "noise_level", "noise_growth") else "series",
+                "ahead" if name == "mu_ahead" else "year")[: arr.ndim + 1]
+        idata.posterior[f"{name}_all"] = (dims, arr.reshape(*shape, *arr.shape[1:]).astype(STORED_DTYPE))
+    idata.posterior = idata.posterior.assign_coords(series=layout.base, klass_all=st.classes, ahead=ahead,
+                                                    year=layout.years)
+    idata.attrs.update(diagnostics=json.dumps(diag.as_dict()), settings=json.dumps(settings.as_dict()),
+                       versions=json.dumps(package_versions()), data_hash=data_hash(obs), fitted="[]",
+                       unanchored=json.dumps(st.unanchored), sparse_ess="{}", timings=json.dumps(timings),
+                       planner=signals.to_json(orient="records"), engine="joint")
+    if cache:
+        cache_mod.store(path, idata, key, settings.as_dict(), stored)
+    return Fit(layout, obs, idata, diag, settings, key)
+
+
+STORED_DTYPE = np.float32
+"""Paths are stored in single precision (7 digits: far below any figure's rounding) to keep the file small."""
+
+
+def _plan_periods(years):
+    from .growth import plan_period
+
+    return plan_period(years)
 
 
 def _thin(settings: FitSettings) -> int:

@@ -130,3 +130,24 @@ the spread of trends within its class, no more."""
 PLANNER_NU = 3.0
 """Degrees of freedom of that statement: some targets are slogans (R&D intensity 0.89% → 2.5% in five years),
 so a target far from the data and the class prior loses its pull instead of dragging the trend."""
+UNANCHORED_LEVEL_SD = 10.0
+"""sd of the level of an indicator no figure anchors (natural scale): vague; only its changes can be read."""
+TREND_MEAN_SPREAD = 0.5
+"""sd of a class's trend mean around its ``drift_mean``, in units of the class's ``drift_sd``: the general
+knowledge behind ``CLASS_PRIORS`` (prefecture series to 2020) places the typical trend of a class within about
+half the spread of its members' trends."""
+HYPER_SPREAD = 0.5
+"""sd of the logs of a class's trend spread and volatility around ``drift_sd`` and ``vol`` (a factor 1.6 either
+way), and of the logs of the indicator volatility spread ω and the period shift ρ around their centres: the
+pre-2021 sources give orders of magnitude, not the values; the figures of each class's members decide."""
+SOURCE_KIND_SPREAD = 0.5
+"""sd of the log of one kind of source's document error (plan table, work report, digest, footnoted figure)
+around the error shared by all kinds: a factor 1.6 either way. No kind was known before 2021 to be less
+exact than another; the figures of each kind decide, but no kind's error is free on its own (see
+:func:`model.joint._document_error`)."""
+DOCUMENT_NU = 4.0
+"""Degrees of freedom of the document error of one indicator's figures: each group of linked figures has its
+own multiplier λ ~ Gamma(ν/2, ν/2) of its error variance, so an indicator whose documents contradict each
+other (the 13th plan's foreign trade: levels 2015 and 2020 against its own average growth) widens its own
+errors, not those of every figure of its kind of source. One multiplier per group, not per figure: per-figure
+tails make the posterior multimodal ("which figure is the outlier"), one shared by a group does not."""
