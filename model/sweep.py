@@ -387,8 +387,13 @@ def sweep(scenario: Scenario, path: str | None = None, values=None, dataset: dat
     return run_plan(plan, dataset, fit, progress)
 
 
+MAX_CHARTED = 8
+"""Targets drawn on a sweep's chart (one colour each); sweep.csv has every target."""
+
+
 def sweep_chart(frame: pd.DataFrame, plan: SweepPlan, dataset: data_mod.Dataset, path, lang: str = "en"):
-    """P(attained) against the varied value, one line per target with a ±2 MCSE band; saved as PNG at ``path``.
+    """P(attained) against the varied value, one line per target with a ±2 MCSE band (the first
+    :data:`MAX_CHARTED` evaluated targets); saved as PNG at ``path``.
 
     Drawn on its own :class:`matplotlib.figure.Figure` inside ``plt.rc_context`` (global rcParams untouched).
     """
@@ -403,15 +408,17 @@ def sweep_chart(frame: pd.DataFrame, plan: SweepPlan, dataset: data_mod.Dataset,
           "axes.spines.top": False, "axes.spines.right": False}
     tg, cat = dataset.targets, dataset.catalogue
     loc, s = plan.location, plan.scenario
+    evaluated = [(tid, g.sort_values("value")) for tid, g in
+                 frame.dropna(subset=["p_attained"]).groupby("target_id", sort=False)]
+    shown = min(len(evaluated), MAX_CHARTED)
+    below = 0.45 + 0.17 * shown  # inches under the axes: the legend (one line a target) and the note
+    height = 4.2 + below
     with plt.rc_context(rc):
-        fig = Figure(figsize=(A4_WIDTH_IN, 4.8), dpi=DPI)
+        fig = Figure(figsize=(A4_WIDTH_IN, height), dpi=DPI)
         ax = fig.subplots()
         drawn = 0
-        for k, (tid, g) in enumerate(frame.groupby("target_id", sort=False)):
-            g = g.dropna(subset=["p_attained"]).sort_values("value")
-            if g.empty:
-                continue
-            colour = OKABE_ITO[k % len(OKABE_ITO)]
+        for tid, g in evaluated[:MAX_CHARTED]:
+            colour = OKABE_ITO[drawn % len(OKABE_ITO)]
             x, p, se = g["value"].to_numpy(float), g["p_attained"].to_numpy(float), g["mcse"].to_numpy(float)
             row = tg.loc[tid]
             name = cat.at[row["indicator"], "name_zh" if font else "name_en"]
@@ -432,11 +439,14 @@ def sweep_chart(frame: pd.DataFrame, plan: SweepPlan, dataset: data_mod.Dataset,
         ax.set_title(f"{s.name}: P(attained) as {loc.canonical} varies", fontsize=10, loc="left")
         note = (f"{s.draws} paths per value, seed {s.seed} (the same for every value); band: ±2 Monte Carlo "
                 f"standard errors")
-        fig.text(0.01, 0.01, note, fontsize=7, color="#555555")
+        if len(evaluated) > MAX_CHARTED:
+            note += (f".\nThe first {MAX_CHARTED} of {len(evaluated)} evaluated targets are drawn; all are in "
+                     "sweep.csv (choose them with --target).")
+        fig.text(0.01, 0.08 / height, note, fontsize=7, color="#555555", va="bottom")
         if drawn:
-            ax.legend(fontsize=7, loc="best", frameon=False)
+            fig.legend(fontsize=7, loc="lower left", bbox_to_anchor=(0.01, 0.4 / height), frameon=False)
         else:
             ax.text(0.5, 0.5, "no target evaluable", transform=ax.transAxes, ha="center")
-        fig.tight_layout(rect=(0, 0.04, 1, 1))
+        fig.tight_layout(rect=(0, below / height, 1, 1))
         fig.savefig(path, dpi=DPI)
     return path
