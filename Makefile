@@ -7,7 +7,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test bench backtest results clean
+.PHONY: run test bench backtest sweep results clean
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -27,9 +27,15 @@ bench: $(STAMP)
 backtest: $(STAMP)
 	$(PY) run.py backtest
 
+# P(attained) over a grid of one assumption (one posterior, common random numbers) -> results/sweeps/
+SWEEPS := scenarios/sweeps/deflator.yaml scenarios/sweeps/real_growth.yaml
+sweep: $(STAMP)
+	for s in $(SWEEPS); do $(PY) run.py sweep $$s || exit 1; done
+
 # Every committed result and the README's numbers, at the commit that changes the model.
 results: $(STAMP)
 	$(PY) run.py run scenarios/*.yaml
+	for s in $(SWEEPS); do $(PY) run.py sweep $$s || exit 1; done
 	$(PY) run.py compare scenarios/*.yaml
 	$(PY) run.py backtest
 	$(PY) run.py sbc

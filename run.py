@@ -5,6 +5,7 @@
     python run.py targets --plan p14               # the target registry
     python run.py validate scenarios/*.yaml
     python run.py compare scenarios/baseline.yaml scenarios/slowdown.yaml
+    python run.py sweep scenarios/slowdown.yaml --vary "assumptions[0].value=-4:2:13" --target p14_gdp_growth
     python run.py predict --as-of 2021-05-25 --input rows.csv --out out.csv
     python run.py posterior                        # GDP growth 2021-22, deflator, 2025 nominal GDP
     python run.py backtest                         # vintage backtest, 13th-plan record, reliability diagram
@@ -261,6 +262,140 @@ def run(scenarios: list[Path] = typer.Argument(..., help="Scenario YAML files.")
 
         out.print(headline_markdown(result))
         out.print(f"[green]wrote[/] {target}")
+
+
+def _parse_vary(text: str) -> tuple[str, list[float]]:
+    """``PATH=START:STOP:N`` (N evenly spaced values) or ``PATH=V1,V2,...`` → (path, values); exit 2 naming
+    --vary otherwise."""
+    import math
+
+    from model.scenario import MAX_SWEEP_VALUES, linear_grid
+
+    example = "e.g. --vary \"assumptions[0].value=-3:3:13\""
+    path, eq, spec = text.partition("=")
+    path, spec = path.strip(), spec.strip()
+    if not eq or not path or not spec:
+        _fail(f"--vary: {text!r} is not PATH=START:STOP:N ({example})")
+
+    def number(word: str, what: str) -> float:
+        try:
+            value = float(word)
+        except ValueError:
+            _fail(f"--vary: {what} {word.strip()!r} is not a number ({example})")
+        if not math.isfinite(value):
+            _fail(f"--vary: {what} must be a finite number, not {word.strip()!r}")
+        return value
+
+    if ":" in spec:
+        parts = spec.split(":")
+        if len(parts) != 3:
+            _fail(f"--vary: {spec!r} is not START:STOP:N (three numbers separated by ':'; {example})")
+        start, stop = number(parts[0], "START"), number(parts[1], "STOP")
+        try:
+            n = int(parts[2].strip())
+        except ValueError:
+            _fail(f"--vary: N {parts[2].strip()!r} is not a whole number of values")
+        if not 1 <= n <= MAX_SWEEP_VALUES:
+            _fail(f"--vary: N must be from 1 to {MAX_SWEEP_VALUES} values, not {n}")
+        return path, linear_grid(start, stop, n)
+    words = spec.split(",")
+    if len(words) > MAX_SWEEP_VALUES:
+        _fail(f"--vary: at most {MAX_SWEEP_VALUES} values, not {len(words)}")
+    return path, [number(w, "value") for w in words]
+
+
+def _sweep_folder_name(scenario_name: str, path: str) -> str:
+    """``<scenario>_<path with every run of other characters than letters and digits as one _>``."""
+    import re
+
+    return f"{scenario_name}_{re.sub(r'[^A-Za-z0-9]+', '_', path).strip('_')}"[:150]
+
+
+@command()
+def sweep(scenario: Path = typer.Argument(..., help="Scenario YAML file (its assumptions are the ones varied)."),
+          vary: Optional[str] = typer.Option(None, help="PATH=START:STOP:N: vary PATH (e.g. assumptions[0].value, "
+                                             "assumptions[gdp_deflator:growth_set].value, thresholds.p14_gdp; "
+                                             "docs/scenarios.md, Sweeps) over N evenly spaced values from START to "
+                                             "STOP (N 1 to 200), or PATH=V1,V2,... Default: the scenario's sweep: "
+                                             "block."),
+          target: Optional[list[str]] = typer.Option(None, "--target", help="Target id to evaluate and chart "
+                                                     "(repeat the option for several). Default: the sweep block's "
+                                                     "targets, else the scenario's."),
+          out_dir: Optional[Path] = typer.Option(None, "--out", help="Results folder (default results/sweeps/"
+                                                 "<name>_<path>); an existing folder is replaced only if it is "
+                                                 "empty or a results folder this project wrote."),
+          draws: Optional[int] = typer.Option(None, help="Override the number of simulated paths per value."),
+          seed: Optional[int] = typer.Option(None, help="Override the simulation seed (shared by every value)."),
+          lang: str = typer.Option("zh", help="Chart labels: zh or en."),
+          extra: Optional[list[Path]] = typer.Option(None, "--data", help="Extra observation CSV files.")):
+    """Run a scenario over a grid of values of one assumption: P(attained) ± MCSE per value (sweep.csv, sweep.png).
+
+    The posterior is fitted (or loaded from the cache) once for every value, and every value uses the same
+    seed (common random numbers): the curve is smooth, and monotone wherever the model makes P monotone."""
+    from pydantic import ValidationError
+
+    from model.errors import InputError
+    from model.pipeline import RESULTS_DIR, check_output_dir, scenario_fit, scenario_manifest, write_folder
+    from model.scenario import Scenario, ScenarioError
+    from model.sweep import plan_sweep, run_plan, sweep_chart
+
+    _lang(lang)
+    ds = _dataset(extra)
+    updates = {k: v for k, v in (("draws", draws), ("seed", seed)) if v is not None}
+    if updates:  # the overrides obey the schema's ranges too
+        try:
+            Scenario(name="override", **updates)
+        except ValidationError as e:
+            _problems([f"--{x['loc'][0]}: {x['msg']} (got {x['input']!r})" for x in e.errors()])
+    path, values = _parse_vary(vary) if vary is not None else (None, None)
+    s = _scenario(scenario, ds)
+    if vary is None and s.sweep is None:
+        _fail(f"--vary: give PATH=START:STOP:N ({scenario} has no sweep: block)")
+    try:
+        plan = plan_sweep(s, path, values, ds, target or None, draws, seed)
+    except ScenarioError as e:
+        lines = []
+        for problem in e.problems:
+            key, _, msg = problem.partition(": ")
+            if key == "scenario":
+                lines.append(f"{scenario}: {msg}")
+            elif key == "targets" and target:
+                lines.append(f"--target: {msg}")
+            elif key in ("path", "values") and vary is not None:
+                lines.append(f"--vary: {msg}")
+            else:
+                lines.append(f"{scenario}: sweep.{ {'path': 'vary'}.get(key, key)}: {msg}")
+        _fail("; ".join(lines))
+    target_dir = out_dir or RESULTS_DIR / "sweeps" / _sweep_folder_name(s.name, plan.location.text)
+    try:
+        check_output_dir(target_dir)
+    except InputError as e:
+        _fail(f"--out: {e}")
+    label = f"{s.name}: {plan.location.text}"
+    with err.status(f"[bold]{escape(label)}[/]") as status:
+        status.update(f"[bold]{escape(label)}[/]: fitting the growth model (cached when unchanged)")
+        f = scenario_fit(plan.scenario, ds)
+        frame = run_plan(plan, ds, f, progress=lambda m: status.update(f"[bold]{escape(s.name)}[/]: {escape(m)}"))
+
+        def fill(tmp: Path) -> dict:
+            frame.to_csv(tmp / "sweep.csv", index=False)
+            sweep_chart(frame, plan, ds, tmp / "sweep.png", lang=lang)
+            return {**scenario_manifest(plan.scenario, f, ds.extra_files), "kind": "sweep",
+                    "sweep": {"path": plan.location.text, "location": plan.location.canonical,
+                              "values": plan.values, "targets": plan.targets, "n_paths": plan.scenario.draws,
+                              "seed": plan.scenario.seed, "common_random_numbers": True}}
+
+        status.update(f"[bold]{escape(label)}[/]: writing {escape(str(target_dir))}")
+        written = write_folder(target_dir, fill)
+    if not f.diagnostics.ok:
+        err.print(f"[yellow]warning:[/] {escape(f.diagnostics.flag())}")
+    shown = frame.assign(p=[("–" if p != p else f"{p:.3f} ±{m:.3f}") for p, m in zip(frame["p_attained"],
+                                                                                    frame["mcse"])])
+    table = shown.pivot(index="value", columns="target_id", values="p")[list(dict.fromkeys(frame["target_id"]))]
+    out.print(f"P(attained) ± MCSE as {plan.location.canonical} varies ({plan.scenario.draws} paths per value, "
+              f"seed {plan.scenario.seed}, one posterior):", markup=False, highlight=False)
+    out.print(table.to_string(), markup=False, highlight=False)
+    out.print(f"[green]wrote[/] {escape(str(written))}")
 
 
 @command()

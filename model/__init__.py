@@ -20,7 +20,8 @@ Pipeline (one function per step, pandas / numpy results; run from the repository
     table, hits = model.attainment_table(f, paths, ds, ["p14_gdp", "p14_gdp_growth"])
     s = model.load_scenario("scenarios/slowdown.yaml")       # or model.Scenario(name=..., assumptions=[...])
     r = model.run_scenario(s, ds)                            # fit (cached) + simulate + attainment in one call
-    r.attainment[["target_id", "p_attained", "evidence"]]
+    r.attainment[["target_id", "p_attained", "mcse", "evidence"]]
+    curve = model.sweep(s, "assumptions[0].value", [-3, -2, -1, 0])  # one fit, common random numbers
     model.write_results(r, "results/slowdown")               # tables, manifest, draws, charts, report
 
 Public API (each has a docstring with units and a runnable example: ``help(model.fit)``):
@@ -38,15 +39,19 @@ Simulation and attainment
     ``attainment_table(fit, paths, dataset, target_ids)`` → (table, hits); ``joint_results(hits, table)``.
 One call per scenario
     ``run_scenario(scenario, dataset)`` → ``ScenarioResult``; ``write_results(result, out_dir)``.
+Sweeps
+    ``sweep(scenario, path, values)`` → DataFrame of P(attained) and its MCSE per value and target: one
+    forward assumption varied over a grid, on one posterior, with common random numbers.
 
-The command line ``python run.py --help`` (run, compare, report, data, targets, validate, predict,
+The command line ``python run.py --help`` (run, sweep, compare, report, data, targets, validate, predict,
 posterior, backtest, schema) is a thin shell over these functions. Documentation: README.md and
 docs/ (methodology, data dictionary and how to add data, scenario reference, reading the table);
 worked examples in examples/. Other modules: ``priors`` (class priors, justified), ``operators``
 (observation operators), ``layout`` (grid), ``growth`` (the PyMC model), ``sparse`` (indicators with few figures, by importance resampling),
 ``predict`` (predictive draws and scores), ``backtest``, ``report``, ``charts``, ``fans`` (fan charts of
 every target), ``errors`` (``InputError``: bad input the CLI turns into one line and exit 2), ``cache``
-(the verified posterior cache), ``freshness`` (whether a results folder is still current), ``marginal``
+(the verified posterior cache), ``mcse`` (Monte Carlo standard error of a probability from the ESS of the
+draws used), ``freshness`` (whether a results folder is still current), ``marginal``
 (exact Gaussian marginal likelihood of linear figures of drift paths: the foundation of the coming joint
 posterior, not yet used by the fit).
 """
@@ -60,6 +65,7 @@ from .fit import Fit, fit
 from .pipeline import ScenarioResult, run_scenario, write_results
 from .scenario import Assumption, Scenario, ScenarioError, load_scenario
 from .simulate import Paths, simulate
+from .sweep import sweep
 
 try:
     __version__ = version("changzhi-targets")
@@ -68,4 +74,4 @@ except PackageNotFoundError:  # a checkout that was never installed
 
 __all__ = ["Assumption", "DataError", "Dataset", "Fit", "Paths", "Scenario", "ScenarioError", "ScenarioResult",
            "attainment_table", "fit", "joint_results", "load_data", "load_scenario", "run_scenario", "simulate",
-           "write_results"]
+           "sweep", "write_results"]

@@ -15,6 +15,10 @@ quantity (劣Ⅴ类水体比例 ≤ 0%: "eliminate") means "below half a unit of
 (:math:`q \le 0.5`), as :func:`model.growth.censor_zeros` reads a printed 0 among the figures: a
 share on a logit scale is never exactly 0, so the literal reading would give P = 0 whatever happens.
 
+Monte Carlo standard error (``mcse``, probability units): paths reuse posterior draws, which are
+autocorrelated, so the error of :math:`P_k` comes from the effective sample size of the draws the
+paths extend (:func:`model.mcse.share_mcse`), not from :math:`\sqrt{P(1-P)/S}`, which is only its floor.
+
 Evidence: what is known of the indicator's trend in the target's plan period (for a ratio a/b, of
 :math:`\mu_a-\mu_b`) is split into the shares from the figures (``drift_learning``), from the plan's
 own target (``plan_share``, :mod:`model.planner`) and from the class prior (:func:`trend_evidence`);
@@ -32,6 +36,7 @@ import pandas as pd
 
 from .data import Dataset, formula_terms, half_unit
 from .fit import Fit
+from .mcse import share_mcse
 from .operators import OP_OF_KIND, evaluate
 from .simulate import Paths
 
@@ -236,7 +241,10 @@ def attainment_table(fit: Fit, paths: Paths, dataset: Dataset, target_ids: list[
     -------
     table : DataFrame
         One row per target: ``p_attained`` (share of paths meeting the target, 0–1; NaN when not
-        evaluable, see ``status``), ``median``/``q05``/``q95`` of the target quantity in its unit,
+        evaluable, see ``status``), ``mcse`` (its Monte Carlo standard error, in the same 0–1 units,
+        from the effective sample size of the posterior draws the paths extend, plus resampling and
+        innovations: :func:`model.mcse.share_mcse`; never below the binomial error of ``n_paths``
+        independent paths; 0 when P is 0 or 1), ``median``/``q05``/``q95`` of the target quantity in its unit,
         ``evidence``, ``drift_learning`` (share of the trend's knowledge from figures) and ``plan_share``
         (from the plan's own target, :mod:`model.planner`), the growth still needed, provenance.
     hits : DataFrame of bool
@@ -257,6 +265,9 @@ def attainment_table(fit: Fit, paths: Paths, dataset: Dataset, target_ids: list[
     (True, (500, 2))
     >>> bool((table["p_attained"] == hits.mean().to_numpy()).all())   # P = share of paths that meet it
     True
+    >>> p = table["p_attained"]                                        # MCSE: at least the binomial error
+    >>> bool((table["mcse"] >= (p * (1 - p) / 500) ** 0.5).all())
+    True
     """
     thresholds = thresholds or {}
     tg = dataset.targets.loc[target_ids]
@@ -265,6 +276,8 @@ def attainment_table(fit: Fit, paths: Paths, dataset: Dataset, target_ids: list[
     readable &= ~level_unknown(fit, tg)
     q_prior = target_quantity(prior_paths, tg)[0] if prior_paths is not None else None
     records, hits = [], {}
+    post = fit.idata.posterior
+    posterior_shape = (int(post.sizes["chain"]), int(post.sizes["draw"]))
     for j, row in enumerate(tg.itertuples(index=False)):
         threshold = thresholds.get(row.target_id, row.threshold)
         rec = {
@@ -297,6 +310,7 @@ def attainment_table(fit: Fit, paths: Paths, dataset: Dataset, target_ids: list[
             hit = attained(q, row.comparator, threshold, row.threshold_high, row.kind)
             hits[row.target_id] = hit
             rec["p_attained"] = float(hit.mean())
+            rec["mcse"] = float(share_mcse(hit, paths.posterior_draw, *posterior_shape))
             if q_prior is not None:
                 rec["p_prior"] = float(attained(q_prior[:, j], row.comparator, threshold,
                                                 row.threshold_high, row.kind).mean())

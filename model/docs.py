@@ -3,7 +3,7 @@ data dictionary (both kept in sync by tests; ``python run.py schema`` rewrites t
 
 from __future__ import annotations
 
-from .scenario import Assumption, FitConfig, Scenario
+from .scenario import Assumption, FitConfig, Scenario, SweepConfig
 
 END_MARKER = "<!-- end of generated reference -->"
 """Everything after this line of docs/scenarios.md is hand-written and kept when the reference is regenerated."""
@@ -29,6 +29,7 @@ def scenario_reference() -> str:
         "## Top level", _table(Scenario),
         "## `assumptions[]`", _table(Assumption),
         "## `fit`", _table(FitConfig),
+        "## `sweep`", _table(SweepConfig),
     ]) + "\n"
 
 

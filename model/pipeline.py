@@ -146,8 +146,29 @@ def forecast_table(paths: Paths, unanchored: list[str] = ()) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True).sort_values(["indicator", "measure", "year"], kind="stable")
 
 
+def scenario_fit(scenario: Scenario, dataset: data_mod.Dataset, refit: bool = True) -> Fit:
+    """The posterior a scenario uses: its vintage (``as_of``, ``data_through``) and ``fit`` block, from the
+    on-disk cache when present (``refit=False``: only from the cache, else :class:`model.fit.NotCached`)."""
+    return fit(dataset, as_of=scenario.as_of, data_through=scenario.data_through, seed=scenario.fit.seed,
+               draws=scenario.fit.draws, tune=scenario.fit.tune, chains=scenario.fit.chains, refit=refit)
+
+
+def check_fit(posterior: Fit, scenario: Scenario, dataset: data_mod.Dataset) -> None:
+    """Raise ValueError unless ``posterior`` is the one :func:`scenario_fit` would give: same vintage, sampler
+    settings and figures (a fit passed in must not silently answer another scenario's question)."""
+    st = posterior.settings
+    wanted = dict(as_of=scenario.as_of, data_through=scenario.data_through, **scenario.fit.model_dump())
+    found = {k: getattr(st, k) for k in wanted}
+    if found != wanted:
+        differ = ", ".join(f"{k} {found[k]!r} (scenario: {wanted[k]!r})" for k in wanted if found[k] != wanted[k])
+        raise ValueError(f"the fit passed is not this scenario's posterior: {differ}")
+    if data_hash(posterior.observations) != data_hash(dataset.vintage(scenario.as_of, scenario.data_through)
+                                                      .observations):
+        raise ValueError("the fit passed was computed on other figures than the dataset's vintage")
+
+
 def run_scenario(scenario: Scenario, dataset: data_mod.Dataset | None = None, progress=None,
-                 refit: bool = True) -> ScenarioResult:
+                 refit: bool = True, fit: Fit | None = None) -> ScenarioResult:
     """Fit (or load the cached posterior), simulate the scenario's paths and compute attainment.
 
     Parameters
@@ -162,6 +183,10 @@ def run_scenario(scenario: Scenario, dataset: data_mod.Dataset | None = None, pr
         Called with a short message at each step.
     refit : bool
         False: use the cached posterior only; raise :class:`model.fit.NotCached` rather than fit.
+    fit : Fit, optional
+        The scenario's posterior, already at hand (e.g. reused across the values of a sweep,
+        :func:`model.sweep`); it must be the one the scenario's vintage and ``fit`` block give
+        (ValueError otherwise). Default: fit or load it from the cache.
 
     Returns
     -------
@@ -191,8 +216,11 @@ def run_scenario(scenario: Scenario, dataset: data_mod.Dataset | None = None, pr
     dataset = dataset or data_mod.shipped()
     step = progress or (lambda msg: None)
     step("fitting the growth model (cached when the data and settings are unchanged)")
-    f = fit(dataset, as_of=scenario.as_of, data_through=scenario.data_through, seed=scenario.fit.seed,
-            draws=scenario.fit.draws, tune=scenario.fit.tune, chains=scenario.fit.chains, refit=refit)
+    if fit is None:
+        f = scenario_fit(scenario, dataset, refit=refit)
+    else:
+        check_fit(fit, scenario, dataset)
+        f = fit
     scenario.check_against(dataset, f.last_year)
     step(f"simulating {scenario.draws} paths to {scenario.horizon}")
     paths = simulate(f, scenario.horizon, scenario.draws, scenario.seed, scenario.assumptions)
@@ -215,7 +243,11 @@ def git_commit() -> str:
 
 
 def manifest(result: ScenarioResult) -> dict:
-    s, f = result.scenario, result.fit
+    return scenario_manifest(result.scenario, result.fit, result.data_files)
+
+
+def scenario_manifest(s: Scenario, f: Fit, data_files=()) -> dict:
+    """What a results folder records of its scenario, posterior, data, code and package versions."""
     return {
         "scenario": s.name, "scenario_hash": s.scenario_hash(), "fit_key": f.key,
         "data_hash": data_hash(f.observations), "n_observations": len(f.observations),
@@ -224,7 +256,7 @@ def manifest(result: ScenarioResult) -> dict:
         "fit_from_cache": f.from_cache, "diagnostics": f.diagnostics.as_dict(),
         "diagnostics_flag": f.diagnostics.flag(), "package_versions": package_versions(), "git_commit": git_commit(),
         "scenario_definition": s.model_dump(),
-        "data_files": [{"path": p, "sha256": file_sha256(p)} for p in result.data_files],
+        "data_files": [{"path": p, "sha256": file_sha256(p)} for p in data_files],
     }
 
 
@@ -383,6 +415,30 @@ def write_results(result: ScenarioResult, out_dir: str | Path, report: bool = Tr
     """
     from . import report as report_mod
 
+    def fill(tmp: Path) -> dict:
+        result.attainment.to_csv(tmp / "attainment.csv", index=False)
+        (tmp / "attainment.md").write_text(report_mod.attainment_markdown(result), encoding="utf-8")
+        result.forecasts.to_csv(tmp / "forecasts.csv", index=False)
+        result.joint.to_csv(tmp / "joint.csv", index=False)
+        result.correlation.to_csv(tmp / "correlation.csv")
+        report_mod.paths_dataset(result).to_netcdf(tmp / "draws.nc")
+        if report:
+            report_mod.build_report(tmp, result, lang=lang)
+        return manifest(result)
+
+    return write_folder(out_dir, fill)
+
+
+def write_folder(out_dir: str | Path, fill) -> Path:
+    """Write a results folder atomically: ``fill(tmp)`` writes the files into a temporary folder beside
+    ``out_dir`` and returns the manifest (a dict with at least ``scenario_hash`` and ``fit_key``); the
+    manifest, listing every file, is added and the folder moved into place only when all is done.
+
+    ``out_dir`` is checked first and again just before the move (:func:`check_output_dir`): a folder
+    holding anything this project did not write is never replaced. On any failure (exception, Ctrl-C,
+    SIGTERM) the temporary folder and any parent folders this call created are removed and a previous
+    result at ``out_dir`` is kept. Used by :func:`write_results` and by ``run.py sweep``.
+    """
     out_dir = check_output_dir(out_dir)
     missing = [p for p in (out_dir.parent, *out_dir.parent.parents) if not p.exists()]
     tmp = None
@@ -390,15 +446,10 @@ def write_results(result: ScenarioResult, out_dir: str | Path, report: bool = Tr
         try:
             out_dir.parent.mkdir(parents=True, exist_ok=True)
             tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{out_dir.name}-", dir=out_dir.parent))
-            result.attainment.to_csv(tmp / "attainment.csv", index=False)
-            (tmp / "attainment.md").write_text(report_mod.attainment_markdown(result), encoding="utf-8")
-            result.forecasts.to_csv(tmp / "forecasts.csv", index=False)
-            result.joint.to_csv(tmp / "joint.csv", index=False)
-            result.correlation.to_csv(tmp / "correlation.csv")
-            report_mod.paths_dataset(result).to_netcdf(tmp / "draws.nc")
-            if report:
-                report_mod.build_report(tmp, result, lang=lang)
-            content = {**manifest(result), "files": sorted([p.name for p in tmp.iterdir()] + [MANIFEST])}
+            content = fill(tmp)
+            if not all(k in content for k in MANIFEST_KEYS):
+                raise ValueError(f"a results manifest needs {' and '.join(MANIFEST_KEYS)}")
+            content = {**content, "files": sorted([p.name for p in tmp.iterdir()] + [MANIFEST])}
             (tmp / MANIFEST).write_text(json.dumps(strict_json(content), indent=2, ensure_ascii=False,
                                                    allow_nan=False, default=str), encoding="utf-8")
             tmp.chmod(0o777 & ~_umask())  # mkdtemp makes 0o700; a results folder is an ordinary folder

@@ -38,6 +38,13 @@ def ordered(table: pd.DataFrame) -> pd.DataFrame:
     return table.assign(_k=key).sort_values(["_k", "plan", "target_id"], kind="stable").drop(columns="_k")
 
 
+def _pm(mcse) -> str:
+    """' ±0.006': the Monte Carlo standard error of a probability, to one significant digit ('' if unknown)."""
+    if mcse is None or pd.isna(mcse):
+        return ""
+    return f" ±{mcse:.1g}" if mcse >= 0.001 or mcse == 0 else " ±<0.001"
+
+
 def target_label(row) -> str:
     thr = row["threshold"]
     if row["comparator"] == "range":
@@ -64,7 +71,7 @@ def attainment_markdown(result) -> str:
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for _, r in t.iterrows():
-        p = "not evaluable" if r["status"] != "evaluated" else f"**{r['p_attained']:.2f}**"
+        p = "not evaluable" if r["status"] != "evaluated" else f"**{r['p_attained']:.2f}**" + _pm(r.get("mcse"))
         interval = "–" if pd.isna(r.get("median")) else f"{_fmt(r['median'])} [{_fmt(r['q05'])}, {_fmt(r['q95'])}]"
         ev = ("–" if pd.isna(r.get("drift_learning")) else
               f"{r['evidence']} ({r['drift_learning']:.2f} / {r.get('plan_share', 0.0):.2f})")
@@ -84,6 +91,8 @@ def attainment_markdown(result) -> str:
               "data (≥ 0.5), mixed (≥ 0.2), else whichever of plan and prior gives more. *P with prior trend* is "
               "P(attained) when trend and volatility come from the class prior alone, without figures or the "
               "plan's target (same observed start). "
+              "*± after P(attained)* is its Monte Carlo standard error, from the effective sample size of the "
+              "posterior draws the paths extend (`mcse` in attainment.csv). "
               "*growth needed* is the yearly growth (or pp/yr) still required from the last observed year, "
               "with the share of simulated paths that grow less.", ""]
     not_eval = t[t["status"] != "evaluated"]

@@ -142,6 +142,57 @@ class FitConfig(_Strict):
     seed: int = Field(20210525, ge=0, le=MAX_SEED, description=f"Sampler seed; 0 to {MAX_SEED}.")
 
 
+MAX_SWEEP_VALUES = 200
+"""Most values one sweep evaluates (each is a full simulation: about a second with 4000 paths)."""
+
+
+def linear_grid(start: float, stop: float, n: int) -> list[float]:
+    """``n`` evenly spaced values from ``start`` to ``stop`` (both included; ``n = 1``: ``start`` only),
+    rounded to 12 significant digits so that 0.1 steps print as 0.1, 0.2, ..."""
+    if n == 1:
+        return [float(start)]
+    step = (stop - start) / (n - 1)
+    return [float(f"{start + i * step:.12g}") for i in range(n)]
+
+
+class SweepConfig(_Strict):
+    """A sweep: the scenario run over a grid of values of one forward assumption (``run.py sweep``).
+
+    The posterior is fitted (or loaded) once and every value is simulated with the same seed (common
+    random numbers). See docs/scenarios.md, *Sweeps*, for the path syntax of ``vary``.
+    """
+
+    vary: str = Field(description="What to vary: a path into this scenario, e.g. `assumptions[0].value`, "
+                                  "`assumptions[gdp_deflator:growth_set].value` (the assumption of that indicator "
+                                  "and kind), `assumptions[-1].sd` or `thresholds.p14_gdp` (docs/scenarios.md, "
+                                  "Sweeps). Only forward assumptions and thresholds: never the vintage or the fit.")
+    values: list[float] | None = Field(None, min_length=1, max_length=MAX_SWEEP_VALUES,
+                                       description=f"The values, finite numbers (1 to {MAX_SWEEP_VALUES}); or give "
+                                                   "`start`, `stop` and `n` instead.")
+    start: float | None = Field(None, description="First value of an evenly spaced grid (with `stop` and `n`).")
+    stop: float | None = Field(None, description="Last value of the grid.")
+    n: int | None = Field(None, ge=1, le=MAX_SWEEP_VALUES,
+                          description=f"Number of grid values, 1 to {MAX_SWEEP_VALUES} (1: `start` only).")
+    targets: list[str] | None = Field(None, min_length=1,
+                                      description="Target ids of the sweep's table and chart (default: the "
+                                                  "scenario's `targets`; for a threshold, its target).")
+
+    @model_validator(mode="after")
+    def _one_grid(self):
+        grid = {"start": self.start, "stop": self.stop, "n": self.n}
+        if self.values is not None and any(v is not None for v in grid.values()):
+            raise ValueError("values: give either `values` or `start`, `stop` and `n`, not both")
+        if self.values is None and any(v is None for v in grid.values()):
+            missing = [k for k, v in grid.items() if v is None]
+            raise ValueError(f"{missing[0]}: give `values`, or all of `start`, `stop` and `n` "
+                             f"(missing: {', '.join(missing)})")
+        return self
+
+    def grid(self) -> list[float]:
+        """The values of the sweep, in order."""
+        return list(self.values) if self.values is not None else linear_grid(self.start, self.stop, self.n)
+
+
 class Scenario(_Strict):
     """A scenario: data vintage, forward assumptions and threshold overrides.
 
@@ -189,6 +240,9 @@ class Scenario(_Strict):
                                                          "完成省下达目标), or an override, by target id (finite).")
     assumptions: list[Assumption] = Field([], description="Forward assumptions, applied in order.")
     fit: FitConfig = Field(FitConfig(), description="Sampler settings of the posterior fit.")
+    sweep: SweepConfig | None = Field(None, description="Optional: vary one assumption over a grid with `run.py "
+                                                        "sweep` (see `sweep` below). `run` ignores it, and it is "
+                                                        "not part of the scenario's hash.")
 
     @field_validator("name")
     @classmethod
@@ -235,7 +289,8 @@ class Scenario(_Strict):
         return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
 
     def scenario_hash(self) -> str:
-        return hashlib.sha256(json.dumps(self.model_dump(), sort_keys=True).encode()).hexdigest()[:16]
+        """Hash of what determines a run's results: every field but ``sweep`` (which only `run.py sweep` reads)."""
+        return hashlib.sha256(json.dumps(self.model_dump(exclude={"sweep"}), sort_keys=True).encode()).hexdigest()[:16]
 
     def last_observed_year(self, dataset) -> int:
         """The last year with a figure in this scenario's vintage: the fit's last year, known without fitting."""
@@ -286,6 +341,10 @@ class Scenario(_Strict):
                 if not low <= y <= self.horizon:
                     out.append(f"{where}: assumptions[{i}].years: {y} is outside the simulated years "
                                f"{low}–{self.horizon}")
+        if self.sweep is not None:
+            from .sweep import sweep_problems
+
+            out += sweep_problems(self, dataset, last_fit_year, where)
         if self.horizon < last_fit_year:
             out.append(f"{where}: horizon: {self.horizon} is before the last observed year {last_fit_year} of the "
                        f"vintage (as_of {self.as_of}); use a horizon from {last_fit_year} to {LAST_YEAR}")
@@ -443,7 +502,7 @@ def load_scenario(path: str | Path) -> Scenario:
         raise ScenarioError(*error_lines(err, path, raw, origin)) from None
 
 
-_FIELDS = {name for m in (Scenario, Assumption, FitConfig) for name in m.model_fields}
+_FIELDS = {name for m in (Scenario, Assumption, FitConfig, SweepConfig) for name in m.model_fields}
 
 
 def _model_at(loc: tuple) -> type[BaseModel] | None:
@@ -452,6 +511,8 @@ def _model_at(loc: tuple) -> type[BaseModel] | None:
     for part in loc:
         if model is Scenario and part == "fit":
             model = FitConfig
+        elif model is Scenario and part == "sweep":
+            model = SweepConfig
         elif model is Scenario and part == "assumptions":
             model = list
         elif model is list and isinstance(part, int):
