@@ -628,6 +628,11 @@ def posterior(as_of: str = typer.Option(BASELINE_AS_OF, help="Vintage of the fit
     frame["mean"] = q.mean(axis=0)
     out.print(f"fit: {f.diagnostics.flag()} (as of {as_of}; {len(f.observations)} observations)")
     out.print(frame.drop(columns=["span_start"]).round(3).to_string(index=False))
+    if f.idata.attrs.get("engine") == "joint":
+        from model.joint import learning_table
+
+        out.print("\nClass parameters, prior sd against posterior sd of their logs (learned, not set):")
+        out.print(learning_table(f).round(3).to_string(index=False))
     from model.predict import predictive_draws
 
     obs = f.observations.reset_index(drop=True)

@@ -586,3 +586,25 @@ def _condition(b: Batch, g: int, V, NV, m_c, inflate, rng) -> np.ndarray:
     else:
         draws = draws[:, 0]
     return draws
+
+
+def learning_table(fit) -> pd.DataFrame:
+    """Prior against posterior of each class's log volatility and log trend spread (hyperprior sd
+    ``priors.HYPER_SPREAD``): how much the class's members' figures taught the model. ``narrower`` is
+    1 − posterior sd / prior sd; ``members`` counts the class's indicators and ``informing`` those whose
+    figures reach their trend or volatility (more than one level figure, a growth rate, a statement)."""
+    post = fit.idata.posterior
+    layout = fit.layout
+    classes = [str(c) for c in post["klass"].to_numpy()]
+    informing = set(post["informed"].to_numpy().tolist()) if "informed" in post.coords else set()
+    rows = []
+    for c in classes:
+        members = [i for i in layout.base if layout.klass(i) == c]
+        row = {"class": c, "members": len(members), "informing": len(informing & set(members))}
+        for name, label in (("sigma_class", "log_volatility"), ("trend_spread", "log_trend_spread")):
+            draws = np.log(post[name].sel(klass=c).to_numpy().ravel())
+            row[f"{label}_prior_sd"] = priors.HYPER_SPREAD
+            row[f"{label}_posterior_sd"] = float(draws.std())
+            row[f"{label}_narrower"] = 1.0 - float(draws.std()) / priors.HYPER_SPREAD
+        rows.append(row)
+    return pd.DataFrame(rows)

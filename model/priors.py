@@ -1,11 +1,14 @@
 """Priors of the growth model, by indicator class: the one place to review them.
 
 Each indicator belongs to a class (``class`` column of ``data/catalogue.csv``). On the
-indicator's natural scale (log for levels, logit for shares, identity for indices) a class sets
+indicator's natural scale (log for levels, logit for shares, identity for indices) a class's
+``ClassPrior`` gives the *centres of hyperpriors*; the joint model (:mod:`model.joint`) learns each
+class's parameters from all its members' figures:
 
-* ``drift``   Normal(mean, sd) prior of the indicator's trend change per year,
+* ``drift``   the class trend mean m_c ~ N(drift_mean, (0.5 drift_sd)²) and trend spread
+  s_c ~ LogNormal(log drift_sd, 0.5²); each indicator's trend μ_i ~ m_c + s_c t₃,
 * ``vol``     median of the class volatility σ_c (sd of yearly innovations), log σ_c ~ N(log vol, 0.5²);
-  each indicator's σ_i = σ_c · exp(0.3 · z_i), z_i ~ N(0, 1): partial pooling within the class,
+  each indicator's σ_i = σ_c · exp(ω z_i), z_i ~ N(0, 1), ω learned: partial pooling within the class,
 * ``nu``      degrees of freedom of the Student-t innovations (None = normal): fat tails for the
   deflator (coal prices) and foreign trade (single firms); elsewhere the fat-tailed drift prior and
   the per-indicator volatility absorb jumps,
@@ -14,7 +17,7 @@ Log-scale numbers are growth rates in log points (0.06 ≈ 6%/yr); logit-scale n
 share of 30–70% by about 25 pp per logit unit, so 0.10/yr ≈ 2.5 pp/yr. Identity-scale
 indicators (life expectancy, ...) use the log-scale numbers times their first observed value.
 
-The priors are set from general knowledge available when the 14th plan was written (2021),
+The priors are set from general knowledge available before 2021-05-25 (the vintage of the backtest),
 never from the outcomes the model is judged on. Sources: National Bureau of Statistics
 prefecture-level series 2010–2020 (Shanxi prefectures' real GDP growth 2011–2019 ranged
 about 3–11%, nominal budget revenue and investment growth swung ±20% with coal prices),
@@ -44,11 +47,12 @@ CLASS_PRIORS: dict[str, ClassPrior] = {
         "year changes in growth were mostly within ±2–3 points (2020, covid, about -4): volatility 2.5 log points."),
     "output": ClassPrior(0.06, 0.06, 0.08, None,
         "Value added or gross output of one sector (SEI, high-tech manufacturing, equipment, new materials): "
-        "growth from -10% to +35%/yr (SEI +33.4% in 2023), so wider drift and volatility than the aggregates."),
+        "growth from -10% to +35%/yr in Shanxi's 2011–2020 statistical yearbooks (single plants opening or "
+        "closing), so wider drift and volatility than the aggregates."),
     "price": ClassPrior(0.02, 0.015, 0.08, 4.0,
         "GDP deflator of a coal economy: its long-run trend is tied to national inflation (~2%/yr; drift sd "
-        "1.5 points), while coal-price swings, which are temporary, move it ±10–20% in a year (2016–2018, "
-        "2021–2022): large volatility with heavy tails (ν = 4), not a new trend."),
+        "1.5 points), while coal-price swings, which are temporary, move it ±10–20% in a year (2012–2015 down, "
+        "2016–2018 up): large volatility with heavy tails (ν = 4), not a new trend."),
     "fiscal": ClassPrior(0.05, 0.06, 0.10, None,
         "Nominal budget revenue follows nominal GDP and coal taxes; tax cuts and coal cycles gave yearly "
         "moves of ±15%."),
@@ -67,7 +71,8 @@ CLASS_PRIORS: dict[str, ClassPrior] = {
         "Shares (sector shares, coverage rates) move 0.5–2 pp/yr; direction a priori unknown, so drift is "
         "centred at zero; definition changes are modelled as separate series."),
     "energy": ClassPrior(0.02, 0.06, 0.10, None,
-        "Coal output and power capacity follow capacity policy (cuts 2016–2018, expansions 2021–2022)."),
+        "Coal output and power capacity follow capacity policy (capacity cuts 2016–2018; the 14th plan, May 2021, "
+        "plans expansions)."),
     "innovation": ClassPrior(0.08, 0.12, 0.15, None,
         "R&D spending, patents, high-tech firms and digital indicators grow fast from small bases with "
         "large swings; drift sd 0.12 allows 0–30%/yr."),
