@@ -47,13 +47,13 @@ The command line ``python run.py --help`` (run, sweep, compare, report, data, ta
 posterior, backtest, schema) is a thin shell over these functions. Documentation: README.md and
 docs/ (methodology, data dictionary and how to add data, scenario reference, reading the table);
 worked examples in examples/. Other modules: ``priors`` (class priors, justified), ``operators``
-(observation operators), ``layout`` (grid), ``growth`` (the PyMC model), ``sparse`` (indicators with few figures, by importance resampling),
+(observation operators), ``layout`` (grid), ``joint`` (the joint model: parameters sampled, paths integrated out
+and drawn by a simulation smoother), ``growth`` and ``sparse`` (the earlier engine, ``fit(engine="sampled")``),
 ``predict`` (predictive draws and scores), ``backtest``, ``report``, ``charts``, ``fans`` (fan charts of
 every target), ``errors`` (``InputError``: bad input the CLI turns into one line and exit 2), ``cache``
 (the verified posterior cache), ``mcse`` (Monte Carlo standard error of a probability from the ESS of the
 draws used), ``freshness`` (whether a results folder is still current), ``marginal``
-(exact Gaussian marginal likelihood of linear figures of drift paths: the foundation of the coming joint
-posterior, not yet used by the fit).
+(exact Gaussian marginal likelihood and conditional of linear figures of drift paths, used by ``joint``).
 """
 
 from importlib.metadata import PackageNotFoundError, version

@@ -1,4 +1,5 @@
-r"""The Bayesian growth model: latent yearly paths that every kind of figure informs.
+r"""The earlier engine's growth model (``fit(engine="sampled")``; the default is :mod:`model.joint`), and helpers
+both engines share (plan periods, the cell vector, rounding noise, zero censoring, distinct figures).
 
 For each base indicator *i* (class *c*) on its natural scale (log, logit or identity),
 
