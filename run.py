@@ -104,6 +104,22 @@ def _as_of(value: Optional[str]) -> Optional[str]:
     return None if value is None else iso_date(value, "--as-of")
 
 
+def _check_overrides(draws: int | None, seed: int | None) -> dict:
+    """The --draws and --seed given, checked against the scenario schema's ranges (one line naming the option,
+    exit 2)."""
+    from pydantic import ValidationError
+
+    from model.scenario import Scenario
+
+    updates = {k: v for k, v in (("draws", draws), ("seed", seed)) if v is not None}
+    if updates:
+        try:
+            Scenario(name="override", **updates)
+        except ValidationError as e:
+            _problems([f"--{x['loc'][0]}: {x['msg']} (got {x['input']!r})" for x in e.errors()])
+    return updates
+
+
 def _lang(lang: str) -> str:
     if lang not in ("zh", "en"):
         _fail(f"--lang: {lang!r} is not a chart language; use zh or en")
@@ -233,19 +249,12 @@ def run(scenarios: list[Path] = typer.Argument(..., help="Scenario YAML files.")
         lang: str = typer.Option("zh", help="Chart labels: zh or en."),
         extra: Optional[list[Path]] = typer.Option(None, "--data", help="Extra observation CSV files.")):
     """Run scenarios: fit (cached), simulate, attainment table, report."""
-    from pydantic import ValidationError
-
     from model.pipeline import run_scenario, write_results
     from model.scenario import Scenario, ScenarioError
 
     _lang(lang)
     ds = _dataset(extra)
-    updates = {k: v for k, v in (("draws", draws), ("seed", seed)) if v is not None}
-    if updates:  # the overrides obey the schema's ranges too
-        try:
-            Scenario(name="override", **updates)
-        except ValidationError as e:
-            _problems([f"--{x['loc'][0]}: {x['msg']} (got {x['input']!r})" for x in e.errors()])
+    updates = _check_overrides(draws, seed)
     loaded = _load_checked(scenarios, ds, out_dir)  # validate all, and their results folders, before running any
     for path, s, target in loaded:
         s = Scenario.model_validate({**s.model_dump(), **updates})
@@ -332,21 +341,14 @@ def sweep(scenario: Path = typer.Argument(..., help="Scenario YAML file (its ass
 
     The posterior is fitted (or loaded from the cache) once for every value, and every value uses the same
     seed (common random numbers): the curve is smooth, and monotone wherever the model makes P monotone."""
-    from pydantic import ValidationError
-
     from model.errors import InputError
     from model.pipeline import RESULTS_DIR, check_output_dir, scenario_fit, scenario_manifest, write_folder
-    from model.scenario import Scenario, ScenarioError
+    from model.scenario import ScenarioError
     from model.sweep import plan_sweep, run_plan, sweep_chart
 
     _lang(lang)
     ds = _dataset(extra)
-    updates = {k: v for k, v in (("draws", draws), ("seed", seed)) if v is not None}
-    if updates:  # the overrides obey the schema's ranges too
-        try:
-            Scenario(name="override", **updates)
-        except ValidationError as e:
-            _problems([f"--{x['loc'][0]}: {x['msg']} (got {x['input']!r})" for x in e.errors()])
+    _check_overrides(draws, seed)
     path, values = _parse_vary(vary) if vary is not None else (None, None)
     s = _scenario(scenario, ds)
     if vary is None and s.sweep is None:
