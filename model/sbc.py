@@ -326,14 +326,25 @@ def run_sbc(n_reps: int = 200, draws: int = 200, tune: int = 200, chains: int = 
             quantities, fit = posterior_quantities(s, post, seed + r, data_r, fit=fit)
         seconds = time.perf_counter() - start
         diag = _diagnostics(idata, seconds)
+        ess = _class_ess(idata, s.st.classes)
         for name, q in quantities.items():
             t = float(truth[name][r])
             rows.append(dict(replication=r, quantity=name, truth=t, post_mean=float(q.mean()), post_sd=float(q.std()),
-                             rank=int((q < t).sum()), n_ranks=n_ranks, divergences=diag.divergences,
-                             max_rhat=diag.max_rhat, min_ess_bulk=diag.min_ess_bulk, seconds=seconds))
+                             rank=int((q < t).sum()), n_ranks=n_ranks, ess_bulk=ess.get(name, np.nan),
+                             divergences=diag.divergences, max_rhat=diag.max_rhat, min_ess_bulk=diag.min_ess_bulk,
+                             seconds=seconds))
         if progress:
             progress(r + 1, n_reps)
     return pd.DataFrame(rows)
+
+
+def _class_ess(idata, classes: list[str]) -> dict[str, float]:
+    """Bulk ESS of each class parameter over the whole chain (the thinned draws are ``n_ranks`` − 1 of them:
+    fewer effective draws than that make ranks ∪-shaped)."""
+    import arviz as az
+
+    ess = az.ess(idata, var_names=["trend_mean", "trend_spread", "sigma_class"])
+    return {f"{name}[{c}]": float(ess[name].to_numpy()[k]) for name in ess.data_vars for k, c in enumerate(classes)}
 
 
 def rank_uniformity(ranks: np.ndarray, n_ranks: int, bins: int) -> tuple[float, float]:
@@ -347,15 +358,17 @@ def rank_uniformity(ranks: np.ndarray, n_ranks: int, bins: int) -> tuple[float, 
 
 def summarise(ranks: pd.DataFrame, bins: int = 10) -> pd.DataFrame:
     """Per quantity: replications, χ² p-value of uniform ranks, mean and sd of the normalised rank
-    (uniform: 0.5 and 0.289; below 0.289 underconfident, above overconfident), and the share of
-    replications whose truth lies in the central 80% of the posterior draws."""
+    (uniform: 0.5 and 0.289; below 0.289 underconfident, above overconfident), the share of
+    replications whose truth lies in the central 80% of the posterior draws, and the median bulk ESS of the
+    quantity's chain where recorded (class parameters)."""
     out = []
     for name, g in ranks.groupby("quantity", sort=False):
         n_ranks = int(g["n_ranks"].iloc[0])
         chi2, p = rank_uniformity(g["rank"].to_numpy(), n_ranks, bins)
         u = (g["rank"] + 0.5) / n_ranks
         out.append(dict(quantity=name, replications=len(g), chi2=chi2, p_uniform=p, mean_rank=u.mean(),
-                        sd_rank=u.std(ddof=0), in_80=((u > 0.1) & (u < 0.9)).mean()))
+                        sd_rank=u.std(ddof=0), in_80=((u > 0.1) & (u < 0.9)).mean(),
+                        **({"median_ess": g["ess_bulk"].median()} if "ess_bulk" in g else {})))
     return pd.DataFrame(out)
 
 
@@ -385,9 +398,10 @@ def write_sbc(ranks: pd.DataFrame, summary: pd.DataFrame, out_dir: str | Path, b
           f"time per replication (sampling, paths, projection) {per_rep['seconds'].median():.1f} s median, "
           f"{per_rep['seconds'].sum():.0f} s in all.", "",
           f"| quantity | replications | χ² ({bins} bins) | p (uniform) | mean rank (0.5) | sd rank (0.289) | "
-          "truth in central 80% |", "|---|---|---|---|---|---|---|"]
+          "truth in central 80% | median bulk ESS |", "|---|---|---|---|---|---|---|---|"]
+    ess = lambda r: "" if pd.isna(getattr(r, "median_ess", np.nan)) else f"{r.median_ess:.0f}"
     md += [f"| {r.quantity} | {r.replications} | {r.chi2:.1f} | {r.p_uniform:.3f} | {r.mean_rank:.3f} | "
-           f"{r.sd_rank:.3f} | {r.in_80:.2f} |" for r in summary.itertuples()]
+           f"{r.sd_rank:.3f} | {r.in_80:.2f} | {ess(r)} |" for r in summary.itertuples()]
     (out_dir / "sbc.md").write_text("\n".join(md) + "\n", encoding="utf-8")
 
     names = list(summary["quantity"])
