@@ -675,33 +675,37 @@ def backtest(as_of: str = typer.Option("2021-05-25", help="Vintage of the fit be
 
 
 @command()
-def sbc(replications: int = typer.Option(100, min=1, max=10000, help="Simulated datasets (prior draws)."),
-        draws: int = typer.Option(300, min=2, max=20000, help="Posterior draws per chain and replication."),
-        tune: int = typer.Option(300, min=1, max=20000, help="Tuning steps per chain and replication."),
+def sbc(replications: int = typer.Option(200, min=1, max=10000, help="Simulated datasets (prior draws)."),
+        draws: int = typer.Option(150, min=2, max=20000, help="Posterior draws per replication (one chain)."),
+        tune: int = typer.Option(150, min=1, max=20000, help="Tuning steps per replication."),
         ranks: int = typer.Option(50, min=2, max=10000, help="Possible rank values (ranks among ranks − 1 thinned draws)."),
         bins: int = typer.Option(10, min=1, help="Rank-histogram bins of the χ² test (must divide --ranks)."),
         seed: int = typer.Option(2018, min=0, max=2**31 - 1, help="Seed of the prior draws and the sampler."),
         out_dir: Path = typer.Option(Path("results/backtest"), "--out", help="Folder of the SBC outputs.")):
-    """Simulation-based calibration: fit documents simulated from the prior; ranks of the truth must be uniform."""
+    """Simulation-based calibration of the joint model on the real design: documents simulated from its prior,
+    the same model fitted to them; ranks of the truth must be uniform."""
     import time
 
     from model.sbc import run_sbc, summarise, write_sbc
 
     if ranks % bins:
         _fail(f"--bins {bins} must divide --ranks {ranks}")
+    if draws < ranks - 1:
+        _fail(f"--draws {draws} cannot be thinned to --ranks {ranks} − 1 draws")
     start = time.perf_counter()
-    with err.status("SBC: compiling the model") as status:
+    with err.status("SBC: building and compiling the model") as status:
         frame = run_sbc(replications, draws=draws, tune=tune, n_ranks=ranks, seed=seed,
                         progress=lambda r, n: status.update(f"SBC: replication {r}/{n}"))
     seconds = time.perf_counter() - start
     summary = summarise(frame, bins=bins)
-    settings = (f"Settings: {replications} replications, {draws} draws + {tune} tuning steps × 2 chains (nutpie), "
-                f"ranks among {ranks - 1} thinned draws, seed {seed}; run time {seconds:.0f} s "
-                f"(`python run.py sbc --replications {replications} --draws {draws} --tune {tune} --ranks {ranks} "
-                f"--bins {bins} --seed {seed}`).")
+    settings = (f"Settings: {replications} replications of the design as of 2024-03-31, {draws} draws + {tune} "
+                f"tuning steps × 1 chain (nutpie, one core), ranks among {ranks - 1} thinned draws, seed {seed}; "
+                f"run time {seconds:.0f} s (`python run.py sbc --replications {replications} --draws {draws} "
+                f"--tune {tune} --ranks {ranks} --bins {bins} --seed {seed}`).")
     write_sbc(frame, summary, out_dir, bins=bins, settings=settings)
     out.print(summary.to_string(index=False), markup=False, highlight=False)
-    out.print(f"{seconds:.0f} s; [green]wrote[/] {out_dir}")
+    out.print(f"{seconds:.0f} s ({frame.drop_duplicates('replication')['seconds'].median():.1f} s median per "
+              f"replication); [green]wrote[/] {out_dir}")
 
 
 @command()

@@ -432,8 +432,14 @@ def _document_error(xp, post=None):
     return floors + pt.exp(zeta[scale_of] + priors.SOURCE_KIND_SPREAD * eta)
 
 
-def build_model(st: Structure) -> pm.Model:
-    """The PyMC model of the parameters, with every group's figures integrated over its paths (module docstring)."""
+def build_model(st: Structure, data: bool = False) -> pm.Model:
+    """The PyMC model of the parameters, with every group's figures integrated over its paths (module docstring).
+
+    ``data=True`` puts each batch's comparison values ``y`` and censored statements' directions ``sign_c`` in
+    :func:`pymc.Data` containers named ``figures_<b>_y`` and ``figures_<b>_sign`` (:func:`data_names`), so a
+    compiled model can be conditioned on other values of the same design without recompiling (nutpie's
+    ``with_data``; :mod:`model.sbc`). The default embeds them as constants: the graph :func:`model.fit.fit` samples.
+    """
     cp = [priors.CLASS_PRIORS[c] for c in st.classes]
     n_base, T = len(st.layout.base), st.layout.n_years
     inf = np.flatnonzero(st.informed)
@@ -466,18 +472,36 @@ def build_model(st: Structure) -> pm.Model:
             lam_doc = pm.Gamma("lambda_document", priors.DOCUMENT_NU / 2, priors.DOCUMENT_NU / 2, shape=st.n_doc)
             inflate = pt.concatenate([1.0 / lam_doc, pt.ones(1)])
         for b, batch in enumerate(st.batches):
-            pm.Potential(f"figures_{b}", _batch_loglik(batch, V, NV, m_c, inflate))
+            y = sign = None
+            if data:
+                y = pm.Data(f"figures_{b}_y", batch.y)
+                sign = pm.Data(f"figures_{b}_sign", batch.sign_c) if batch.Gc.shape[1] else None
+            pm.Potential(f"figures_{b}", _batch_loglik(batch, V, NV, m_c, inflate, y, sign))
     return model
 
 
-def _batch_loglik(b: Batch, V, NV, m_c, inflate):
-    """Sum over a batch's groups of log N(y; Hc, S) and the censored statements' log Φ terms (PyTensor)."""
+def data_names(st: Structure) -> dict[str, tuple[int, str]]:
+    """``{container name: (batch, "y" or "sign_c")}`` of the model built with ``data=True``."""
+    out = {}
+    for b, batch in enumerate(st.batches):
+        out[f"figures_{b}_y"] = (b, "y")
+        if batch.Gc.shape[1]:
+            out[f"figures_{b}_sign"] = (b, "sign_c")
+    return out
+
+
+def _batch_loglik(b: Batch, V, NV, m_c, inflate, y=None, sign=None):
+    """Sum over a batch's groups of log N(y; Hc, S) and the censored statements' log Φ terms (PyTensor).
+
+    ``y``, ``sign``: tensors replacing the batch's ``y`` and ``sign_c`` (same shapes; padding stays where it is)."""
+    y = b.y if y is None else y
+    sign = b.sign_c if sign is None else sign
     v = V[b.v_idx]                                                   # (n, U)
     Gv = b.G * v[:, None, :]
     r = b.known + b.wnoise * NV[b.noise_idx] * inflate[b.doc_idx]
     S = pt.matmul(Gv, b.G.transpose(0, 2, 1)) + r[:, :, None] * np.eye(b.G.shape[1])
     L = pt.linalg.cholesky(S)
-    resid = b.y - pt.matmul(b.M, m_c)
+    resid = y - pt.matmul(b.M, m_c)
     zr = pt.linalg.solve_triangular(L, resid, lower=True, b_ndim=1)
     logdet = pt.log(pt.diagonal(L, axis1=1, axis2=2)).sum()
     out = -0.5 * (zr**2).sum() - logdet - 0.5 * b.mask.sum() * np.log(2 * np.pi)
@@ -487,7 +511,7 @@ def _batch_loglik(b: Batch, V, NV, m_c, inflate):
         gap = pt.matmul(b.Mc, m_c) - b.yc + (W * zr[:, :, None]).sum(axis=1)
         var = ((b.Gc**2) * v[:, None, :]).sum(axis=2) + b.known_c + b.wnoise_c * NV[b.noise_idx_c] * inflate[b.doc_idx_c] - (W**2).sum(axis=1)
         live = b.sign_c != 0
-        out = out + pt.sum(pt.switch(live, log_normal_cdf(b.sign_c * gap / pt.sqrt(pt.maximum(var, 1e-12))), 0.0))
+        out = out + pt.sum(pt.switch(live, log_normal_cdf(sign * gap / pt.sqrt(pt.maximum(var, 1e-12))), 0.0))
     return out
 
 
@@ -517,21 +541,7 @@ def smooth(st: Structure, post: dict[str, np.ndarray], seed: int) -> dict[str, n
     rng = np.random.default_rng(seed)
     n = post["trend_mean"].shape[0]
     n_base, T = len(st.layout.base), st.layout.n_years
-    inf = np.flatnonzero(st.informed)
-    z = rng.standard_normal((n, n_base))
-    lam_mu = rng.gamma(priors.DRIFT_NU / 2, 2 / priors.DRIFT_NU, (n, n_base))
-    z[:, inf], lam_mu[:, inf] = post["z_sigma"], post["lambda_trend"]
-    lam_steps = np.ones((n, n_base, T - 1))
-    for j in np.flatnonzero(st.nu > 0):
-        lam_steps[:, j] = rng.gamma(st.nu[j] / 2, 2 / st.nu[j], (n, T - 1))
-    heavy = np.flatnonzero(st.informed & (st.nu > 0))
-    if len(heavy):
-        lam_steps[:, heavy] = post["lambda_step"]
-    sigma_i = post["sigma_class"][:, st.cls_of] * np.exp(post["vol_spread"][:, None] * z)
-    V = _flat_variances(st, np, post["trend_spread"], sigma_i, lam_mu, lam_steps, post["period_shift"])
-    NV = _noise_variances(st, np, post["tau"], post["trend_spread"], post.get("lambda_signal"))
-    m_c = post["trend_mean"]
-    inflate = np.concatenate([1.0 / post["lambda_document"] if st.n_doc else np.zeros((n, 0)), np.ones((n, 1))], axis=1)
+    V, NV, m_c, inflate, sigma_i = variances(st, post, rng)
 
     # every base row from its prior: θ = c + B u, u ~ N(0, diag v)
     B = st.B()
@@ -555,6 +565,31 @@ def smooth(st: Structure, post: dict[str, np.ndarray], seed: int) -> dict[str, n
     ahead = [int(np.searchsorted(st.periods, p)) for p in ahead_periods(st.layout, st.signals)]
     return {"x": x, "mu_base": mu_base, "mu": mu_base + delta[:, :, last],
             "mu_ahead": mu_base[:, :, None] + delta[:, :, ahead], "sigma": sigma_i * st.scale}
+
+
+def variances(st: Structure, post: dict[str, np.ndarray], rng) -> tuple[np.ndarray, ...]:
+    """Per draw of the parameters ``post`` (as :func:`smooth` takes them): the flat variances ``V`` of every
+    variate u (:func:`_v_index`), the sampled noise variances ``NV``, the class trend means, the document-error
+    multipliers ``inflate`` (1/λ per group, then 1) and each base row's volatility σ_i.
+
+    Rows without figures are not in the model: their z, λ^μ and step λ are drawn here from the prior (``rng``)."""
+    n = post["trend_mean"].shape[0]
+    n_base, T = len(st.layout.base), st.layout.n_years
+    inf = np.flatnonzero(st.informed)
+    z = rng.standard_normal((n, n_base))
+    lam_mu = rng.gamma(priors.DRIFT_NU / 2, 2 / priors.DRIFT_NU, (n, n_base))
+    z[:, inf], lam_mu[:, inf] = post["z_sigma"], post["lambda_trend"]
+    lam_steps = np.ones((n, n_base, T - 1))
+    for j in np.flatnonzero(st.nu > 0):
+        lam_steps[:, j] = rng.gamma(st.nu[j] / 2, 2 / st.nu[j], (n, T - 1))
+    heavy = np.flatnonzero(st.informed & (st.nu > 0))
+    if len(heavy):
+        lam_steps[:, heavy] = post["lambda_step"]
+    sigma_i = post["sigma_class"][:, st.cls_of] * np.exp(post["vol_spread"][:, None] * z)
+    V = _flat_variances(st, np, post["trend_spread"], sigma_i, lam_mu, lam_steps, post["period_shift"])
+    NV = _noise_variances(st, np, post["tau"], post["trend_spread"], post.get("lambda_signal"))
+    inflate = np.concatenate([1.0 / post["lambda_document"] if st.n_doc else np.zeros((n, 0)), np.ones((n, 1))], axis=1)
+    return V, NV, post["trend_mean"], inflate, sigma_i
 
 
 def _condition(b: Batch, g: int, V, NV, m_c, inflate, rng) -> np.ndarray:
