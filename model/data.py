@@ -622,10 +622,55 @@ def load(data_dir: str | Path | None = None, extra: list[str | Path] | tuple = (
     if problems:
         raise DataError(_seed_folder_missing(problems))
     observations = pd.concat(frames, ignore_index=True)
+    _check_contradictions(observations, [i + 2 for f in frames for i in range(len(f))], problems)
+    if problems:
+        raise DataError(problems)
     targets["threshold_half_unit"] = half_unit(targets["threshold"])
     targets = _typed(targets, ["threshold", "threshold_high", "base_value"], ["year", "span_start", "base_year", "line"])
     return Dataset(catalogue, observations, targets.set_index("target_id", drop=False),
                    tuple(str(Path(p).resolve()) for p in extra))
+
+
+CONTRADICTION_RATIO = 2.0
+"""Two exact figures of one level, count or total differing by more than this factor cannot both be right:
+revisions between documents move such figures by a few per cent (the largest in the shipped data, the
+13th plan's shantytown renovations 36281 vs 45000 households, is 1.24×); a factor of 2 or more is a
+unit or typing error, which the model's document errors would silently absorb as noise."""
+CONTRADICTION_POINTS = 10.0
+"""The same for rates (growth, shares, pp changes), in percentage points (largest shipped gap: 0.5)."""
+RATIO_KINDS = ("level", "count", "cumulative")
+
+
+def _check_contradictions(obs: pd.DataFrame, rows: list[int], problems: list[str]) -> None:
+    """Exact figures ("=") of one quantity (indicator, year, span, kind, price basis) that contradict each
+    other: in one document, any difference beyond their rounding (a document does not state two values of
+    one thing); across documents, beyond :data:`CONTRADICTION_RATIO` or :data:`CONTRADICTION_POINTS`. Each
+    pair is one problem naming both figures (file, row, value)."""
+    exact = obs.assign(_row=rows)[obs["comparator"] == "="]
+    key = ["indicator", "year", "span_start", "kind", "price_basis"]
+    for _, grp in exact.groupby(key, dropna=False, sort=False):
+        if grp["value"].nunique() < 2:
+            continue
+        ordered = grp.sort_values("value")
+        lo, hi = ordered.iloc[0], ordered.iloc[-1]
+        same_doc = grp.groupby("source")["value"].agg(lambda v: v.max() - v.min())
+        rounding = 2 * grp["half_unit"].fillna(0).max()
+        doc = same_doc[same_doc > rounding + 1e-12]
+        if len(doc):
+            pair = grp[grp["source"] == doc.index[0]].sort_values("value").iloc[[0, -1]]
+            lo, hi, why = pair.iloc[0], pair.iloc[1], f"in one document ({doc.index[0]})"
+        elif lo["kind"] in RATIO_KINDS and lo["value"] > 0 and hi["value"] / lo["value"] > CONTRADICTION_RATIO:
+            why = f"by more than a factor of {CONTRADICTION_RATIO:g}"
+        elif lo["kind"] not in RATIO_KINDS and hi["value"] - lo["value"] > CONTRADICTION_POINTS:
+            why = f"by more than {CONTRADICTION_POINTS:g} points"
+        else:
+            continue
+        span = "" if pd.isna(lo["span_start"]) else f"{int(lo['span_start'])}–"
+        problems.append(
+            f"{lo['file']} row {lo['_row']} and {hi['file']} row {hi['_row']}: {lo['indicator']} {span}"
+            f"{int(lo['year'])} {lo['kind']} ({lo['price_basis']}) is {lo['value']:g} in one and {hi['value']:g} "
+            f"in the other, exact figures that contradict each other {why}: a unit or typing error; correct or "
+            "remove one")
 
 
 def _seed_folder_missing(problems: list[str]) -> list[str]:

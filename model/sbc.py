@@ -303,9 +303,7 @@ def run_sbc(n_reps: int = 200, draws: int = 200, tune: int = 200, chains: int = 
     max R-hat, min bulk ESS (over all parameters) and seconds (sampling, paths and projection).
     """
     import nutpie
-    from threadpoolctl import threadpool_limits
-
-    from .fit import FitSettings, _diagnostics, _stack
+    from .fit import FitSettings, _diagnostics, _stack, one_blas_thread
 
     if chains * draws < n_ranks - 1:
         raise ValueError(f"{chains} × {draws} draws cannot be thinned to {n_ranks - 1}")
@@ -318,7 +316,7 @@ def run_sbc(n_reps: int = 200, draws: int = 200, tune: int = 200, chains: int = 
     for r in range(n_reps):
         start = time.perf_counter()
         data_r = {k: v[r] for k, v in data.items()}
-        with threadpool_limits(limits=1):  # BLAS threads on tiny matrices: ~20× slower on a busy machine
+        with one_blas_thread():
             idata = nutpie.sample(compiled.with_data(**data_r), draws=draws, tune=tune, chains=chains, cores=1,
                                   seed=seed + 1 + r, progress_bar=False, target_accept=target_accept,
                                   low_rank_modified_mass_matrix=True)

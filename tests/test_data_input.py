@@ -49,6 +49,14 @@ DATA_CASES = [
      ["bad.csv row 2", "value 'nan'", "not a finite number"]),
     ("inf value", lambda d: _csv(d, _row(value="inf", unit="亿元", kind="level", basis="nominal")),
      ["bad.csv row 2", "value 'inf'", "not a finite number"]),
+    ("one document, two values", lambda d: _csv(d, _row(value="5.0"), _row(value="6.5")),
+     ["bad.csv row 2 and bad.csv row 3", "gdp 2024 yoy_growth (real) is 5 in one and 6.5", "in one document"]),
+    ("a level off by a unit", lambda d: _csv(d, _row(year="2023", value="28062", unit="亿元", kind="level",
+                                                     basis="nominal")),
+     ["observations.csv row", "bad.csv row 2", "gdp 2023 level (nominal) is 2806.2 in one and 28062",
+      "factor of 2"]),
+    ("a growth rate off by 20 points", lambda d: _csv(d, _row(year="2023", value="26.0")),
+     ["observations.csv row", "bad.csv row 2", "gdp 2023 yoy_growth (real)", "more than 10 points"]),
 ]
 
 
