@@ -323,9 +323,14 @@ def fit(dataset: data_mod.Dataset | None = None, as_of: str | None = None, data_
                         f"seed {seed} (key {key}, looked in {CACHE_DIR}): fitting it takes minutes; ask for it "
                         "explicitly (e.g. `run.py report --refit`)")
 
-    if settings.engine == "joint":
-        with one_blas_thread():
+    with one_blas_thread():
+        if settings.engine == "joint":
             return _fit_joint(layout, obs, signals, structure, settings, key, path, stored, cache, progress)
+        return _fit_sampled(dataset, layout, obs, signals, structure, settings, key, path, stored, cache, progress)
+
+
+def _fit_sampled(dataset, layout, obs, signals, structure, settings, key, path, stored, cache, progress) -> Fit:
+    """The earlier engine: NUTS over the data-rich indicators' paths, the rest by importance resampling."""
     from .growth import ahead_periods, build_model, distinct_figures, plan_period
     from .layout import data_rich
     from .sparse import draw_sparse
@@ -351,9 +356,9 @@ def fit(dataset: data_mod.Dataset | None = None, as_of: str | None = None, data_
     post["classes"] = list(idata.posterior["klass"].to_numpy())
     for fam, floor in (("level", priors.NOISE_FLOOR_LEVEL), ("growth", priors.NOISE_FLOOR_GROWTH)):
         post[f"noise_{fam}"] = _stack(idata.posterior[f"source_noise_{fam}"].to_numpy()).reshape(-1) + floor
-    post["sigma_class"] = class_scale(fitted, post, np.random.default_rng(seed))
+    post["sigma_class"] = class_scale(fitted, post, np.random.default_rng(settings.seed))
     start = time.perf_counter()
-    full, unanchored, ess = draw_sparse(layout, fitted, post, obs, seed, signals=signals)
+    full, unanchored, ess = draw_sparse(layout, fitted, post, obs, settings.seed, signals=signals)
     timings["sparse indicators"] = time.perf_counter() - start
     diag.weak_sparse = sorted(i for i, e in ess.items() if e < WEAK_ESS)
     shape = idata.posterior["mu"].shape[:2]
