@@ -408,7 +408,7 @@ def write_results(result: ScenarioResult, out_dir: str | Path, report: bool = Tr
     ...                                       fit={"draws": 150, "tune": 150, "chains": 2, "seed": 11}))
     >>> out = model.write_results(r, tempfile.mkdtemp() + "/quick", report=False)
     >>> sorted(p.name for p in out.iterdir())
-    ['attainment.csv', 'attainment.md', 'correlation.csv', 'draws.nc', 'forecasts.csv', 'joint.csv', 'manifest.json']
+    ['attainment.csv', 'attainment.md', 'correlation.csv', 'draws.nc', 'forecasts.csv', 'joint.csv', 'learning.csv', 'manifest.json']
     >>> manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     >>> manifest["scenario"], manifest["draws"], manifest["fit_settings"]["draws"]
     ('quick', 500, 150)
@@ -421,6 +421,10 @@ def write_results(result: ScenarioResult, out_dir: str | Path, report: bool = Tr
         result.forecasts.to_csv(tmp / "forecasts.csv", index=False)
         result.joint.to_csv(tmp / "joint.csv", index=False)
         result.correlation.to_csv(tmp / "correlation.csv")
+        if result.fit.idata.attrs.get("engine") == "joint":
+            from .joint import learning_table
+
+            learning_table(result.fit).to_csv(tmp / "learning.csv", index=False)
         report_mod.paths_dataset(result).to_netcdf(tmp / "draws.nc")
         if report:
             report_mod.build_report(tmp, result, lang=lang)

@@ -11,10 +11,11 @@ sys.path.insert(0, str(ROOT / "tools"))
 import readme_results  # noqa: E402
 
 
-def test_readme_block_matches_results():
+@pytest.mark.parametrize("markers", list(readme_results.BLOCKS), ids=lambda m: m[0])
+def test_readme_blocks_match_results(markers):
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    assert readme_results.readme_block(readme) == readme_results.render(ROOT / "results"), (
-        "README.md's results block differs from results/: run `make results` (or `python tools/readme_results.py` "
+    assert readme_results.readme_block(readme, markers) == readme_results.BLOCKS[markers](ROOT / "results"), (
+        "a results block of README.md differs from results/: run `make results` (or `python tools/readme_results.py` "
         "after regenerating results/)")
 
 
@@ -56,3 +57,17 @@ def test_committed_comparison_matches_the_scenarios():
     for name in table.columns:
         own = pd.read_csv(ROOT / "results" / name / "attainment.csv").set_index("target_id")["p_attained"]
         pd.testing.assert_series_equal(table[name], own.reindex(table.index), check_names=False)
+
+
+def test_class_parameters_are_learned_not_set():
+    """Issue "one joint posterior": for every class with at least 3 indicators, the baseline posterior sd of
+    the log volatility and of the log trend spread is at least 30% narrower than the hyperprior's
+    (``results/baseline/learning.csv``, written from the posterior the table used)."""
+    import pandas as pd
+
+    t = pd.read_csv(ROOT / "results" / "baseline" / "learning.csv")
+    big = t[t["members"] >= 3]
+    assert len(big) >= 5
+    for col in ("log_volatility_narrower", "log_trend_spread_narrower"):
+        short = big.loc[big[col] < 0.30, ["class", "members", col]]
+        assert short.empty, f"{col} below 0.30:\n{short.to_string(index=False)}"

@@ -140,18 +140,59 @@ def render(results: Path = ROOT / "results") -> str:
                         sbc_sentence(results)])
 
 
-def readme_block(readme: str) -> str:
+SWEEPS = {
+    "deflator_assumptions_gdp_deflator_growth_set_value": (
+        "the GDP deflator's growth in 2024–25 (%/yr) against", {"p14_gdp": "P(GDP ≥ 2800亿元)"}),
+    "real_growth_assumptions_gdp_growth_shift_value": (
+        "the same shift (points) of the real growth of GDP and the main value-added aggregates, SEI included, "
+        "in 2024–25 against", {"p14_gdp_growth": "P(real growth > 8%/yr, 2021–25)",
+                               "p14_sei_share_gdp": "P(SEI > 12% of GDP)"}),
+}
+SWEEPS_START, SWEEPS_END = "<!-- sweeps:start -->", "<!-- sweeps:end -->"
+
+
+def _value(v: float) -> str:
+    return f"{v:+g}".replace("-", "−") if v else "0"
+
+
+def _p_fine(p: float) -> str:
+    """Two decimals, three within 0.01 of 0 or 1 (0.995 is not 1.00)."""
+    return f"{p:.3f}" if min(p, 1 - p) < 0.01 else f"{p:.2f}"
+
+
+def sweep_lines(results: Path) -> str:
+    """One bullet per shipped sweep: P ± MCSE at the grid's ends and middle (``results/sweeps/*/sweep.csv``)."""
+    lines = []
+    for folder, (what, targets) in SWEEPS.items():
+        frame = pd.read_csv(results / "sweeps" / folder / "sweep.csv")
+        parts = []
+        for tid, label in targets.items():
+            rows = frame[frame["target_id"] == tid].sort_values("value").reset_index(drop=True)
+            picks = rows.iloc[sorted({0, len(rows) // 2, len(rows) - 1})]
+            steps = ", ".join(f"{_p_fine(r.p_attained)} (±{r.mcse:.3f}) at {_value(r.value)}" for r in picks.itertuples())
+            parts.append(f"{label}: {steps}")
+        lines.append(f"- `results/sweeps/{folder}/`: {what} " + "; ".join(parts) + ".")
+    return "\n".join(lines)
+
+
+BLOCKS = {(START, END): render, (SWEEPS_START, SWEEPS_END): sweep_lines}
+"""Each marked block of the README and the function that renders it from ``results/``."""
+
+
+def readme_block(readme: str, markers: tuple[str, str] = (START, END)) -> str:
     """The text between the markers (what the test compares)."""
-    start, end = readme.index(START) + len(START), readme.index(END)
+    start, end = readme.index(markers[0]) + len(markers[0]), readme.index(markers[1])
     return readme[start:end].strip()
 
 
 def main(readme: Path = ROOT / "README.md") -> None:
     text = readme.read_text(encoding="utf-8")
-    block = render()
-    start, end = text.index(START) + len(START), text.index(END)
-    readme.write_text(text[:start] + "\n" + block + "\n" + text[end:], encoding="utf-8")
-    print(f"wrote {readme} ({block.count(chr(10)) + 1} lines of results)", file=sys.stderr)
+    for (first, last), make in BLOCKS.items():
+        block = make(ROOT / "results")
+        start, end = text.index(first) + len(first), text.index(last)
+        text = text[:start] + "\n" + block + "\n" + text[end:]
+    readme.write_text(text, encoding="utf-8")
+    print(f"wrote {readme} ({len(BLOCKS)} blocks of results)", file=sys.stderr)
 
 
 if __name__ == "__main__":
