@@ -1,14 +1,19 @@
-"""The joint engine (model/joint.py): its group likelihood against scipy and against an independent simulation
-of the random walk, and its simulation smoother against the closed-form conditional of model/marginal.py."""
+"""The joint engine (model/joint.py): its group likelihood against scipy, statsmodels' Kalman filter and an
+independent simulation of the random walk, and its simulation smoother against the closed-form conditional of
+model/marginal.py."""
+
+import dataclasses
 
 import numpy as np
 import pytensor
 import pytensor.tensor as pt
 import pytest
 from scipy import stats
+from statsmodels.tsa.statespace.mlemodel import MLEModel
 
 from model import joint
 from model.fit import FitSettings, _identify
+from model.growth import plan_period
 from model.marginal import conditional_moments
 
 
@@ -147,3 +152,67 @@ def test_no_data_indicator_is_not_sampled(structure):
     assert lone and not any(st.informed[st.layout.base.index(i)] for i in lone)
     growth = f.loc[f["kind"] == "yoy_growth", "indicator"]
     assert any(st.informed[st.layout.base.index(i)] for i in growth if i in st.layout.base)
+
+
+def test_single_indicator_loglik_equals_statsmodels_kalman_filter(structure):
+    """For lone indicators with only exact level figures (log scale, k = 1, normal steps, >= 3 figures), the joint
+    engine's group log-likelihood (scipy on G diag(v) G' + diag(r), and _batch_loglik on that group alone) equals
+    statsmodels' Kalman filter on a state space built here from the module docstring: state (x_t, u^mu, delta_p)
+    from the anchor year, x_t = x_{t-1} + u^mu + delta_{p(t)} + eps_t, a level figure reads x_t, a plan statement
+    reads u^mu + delta_p. Only the figures' noise variances r are the model's; no use of V, G or B. Plan statements
+    are kept (every such indicator with >= 3 figures has one): they are Gaussian rows of the same state space."""
+    st, lay, f = structure, structure.layout, structure.figures
+    inf, P = list(np.flatnonzero(st.informed)), len(st.periods)
+    chosen = []
+    for b in st.batches:
+        for g, grp in enumerate(b.groups):
+            name = lay.base[grp[0]]
+            rows, sig = f[f["indicator"] == name], st.signals[st.signals["indicator"] == name]
+            if (len(grp) == 1 and lay.transform(name) == "log" and st.scale[grp[0]] == 1 and st.nu[grp[0]] == 0
+                    and len(rows) >= 3 and rows["kind"].isin(["level", "count", "share"]).all()
+                    and rows["comparator"].isin(["=", "about"]).all() and not (b.sign_c[g] != 0).any()
+                    and b.mask[g].sum() == len(rows) + len(sig)):  # no other rows: figures, then statements
+                rows_g = {k: v[g:g + 1] for k, v in vars(b).items() if k != "groups"}
+                one = dataclasses.replace(b, groups=[grp], **rows_g)
+                ins = [pt.dvector() for _ in range(4)]
+                chosen.append((b, g, grp[0], rows, sig, pytensor.function(ins, joint._batch_loglik(one, *ins))))
+    assert chosen
+    for seed in (1, 2, 3):
+        p = _params(st, np.random.default_rng(seed))
+        V, NV, inflate = _variances(st, p)
+        m = p["trend_mean"][0]
+        for b, g, j, rows, sig, batch_loglik in chosen:
+            G, v, r, resid = _group(b, g, V, NV, inflate, m)
+            c, i, k0 = st.cls_of[j], inf.index(j), int(lay.years[st.anchor_col[j]])
+            t_fig = rows["year"].to_numpy(int) - k0  # the anchor is the first level: earlier years carry no figure
+            assert t_fig.min() == 0 and np.isin(sig["period"].to_numpy(int), st.periods).all()
+            # deviations from the prior mean: x_t = a + (t - k) m_c, a statement's trend m_c
+            assert np.allclose(resid, np.r_[np.log(rows["value"].to_numpy(float)) - st.anchor_mean[j] - t_fig * m[c],
+                                            sig["drift"].to_numpy(float) - m[c]], rtol=0, atol=1e-12)
+            s2, rho = p["trend_spread"][0, c] ** 2, p["period_shift"][0]
+            sigma = p["sigma_class"][0, c] * np.exp(p["vol_spread"][0] * p["z_sigma"][0, i])
+            prior = np.diag(np.r_[st.anchor_var[j], s2 / p["lambda_trend"][0, i], np.full(P, rho**2 * s2)])
+            n = lay.n_years - int(st.anchor_col[j])
+            when = np.r_[t_fig, np.zeros(len(sig), int)]  # a statement reads constant states: any time will do
+            H = np.zeros((len(r), 2 + P))
+            H[:len(rows), 0] = 1.0
+            H[len(rows):, 1] = 1.0
+            H[np.arange(len(rows), len(r)), 2 + np.searchsorted(st.periods, sig["period"].to_numpy(int))] = 1.0
+            K = np.bincount(when).max()  # two documents' figures of one year: two observations of x_t
+            endog, design, obs_cov = np.full((n, K), np.nan), np.zeros((K, 2 + P, n)), np.zeros((K, K, n))
+            for q, t in enumerate(when):
+                s = int((when[:q] == t).sum())
+                endog[t, s], design[s, :, t], obs_cov[s, s, t] = resid[q], H[q], r[q]
+            trans = np.repeat(np.eye(2 + P)[:, :, None], n, axis=2)
+            for t in range(n - 1):  # the step into year k0 + t + 1, in that year's plan period
+                trans[0, [1, 2 + np.searchsorted(st.periods, plan_period(k0 + t + 1))], t] = 1.0
+            mod = MLEModel(endog, k_states=2 + P, k_posdef=1)
+            mod["design"], mod["obs_cov"], mod["transition"] = design, obs_cov, trans
+            mod["selection"], mod["state_cov"] = np.eye(2 + P)[:, :1], [[sigma**2]]
+            mod.ssm.initialize_known(np.zeros(2 + P), prior)
+            mod.ssm.loglikelihood_burn, mod.ssm.tolerance = 0, 0.0
+            kalman = mod.ssm.loglike()
+            scipy_ll = stats.multivariate_normal(np.zeros(len(r)), G @ np.diag(v) @ G.T + np.diag(r)).logpdf(resid)
+            engine = batch_loglik(V[0], NV[0], m, inflate[0])
+            assert scipy_ll == pytest.approx(kalman, rel=1e-6)
+            assert engine == pytest.approx(kalman, rel=1e-6)
