@@ -653,8 +653,9 @@ def posterior(as_of: str = typer.Option(BASELINE_AS_OF, help="Vintage of the fit
 
 @command()
 def backtest(as_of: str = typer.Option("2021-05-25", help="Vintage of the fit being scored."),
-             draws: int = typer.Option(3000, min=1, max=20000, help="Posterior draws per chain."),
-             tune: int = typer.Option(2000, min=1, max=20000, help="Tuning steps per chain."),
+             draws: int = typer.Option(2500, min=1, max=20000, help="Posterior draws per chain (default: the "
+                                       "fit's, so the as_of_2021 scenario's posterior is reused)."),
+             tune: int = typer.Option(1000, min=1, max=20000, help="Tuning steps per chain."),
              out_dir: Path = typer.Option(Path("results/backtest"), "--out", help="Folder for the scores.")):
     """Fit as of an earlier vintage and score its forecasts of every later figure; score the 13th plan's record."""
     from model.backtest import plan13_record, vintage_backtest, write_backtest, write_plan13

@@ -70,7 +70,7 @@ class FitSettings:
 
     as_of: str | None = None
     data_through: int | None = None
-    draws: int = 1500
+    draws: int = 2500
     tune: int = 1000
     chains: int = 2
     target_accept: float = 0.9

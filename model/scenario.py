@@ -135,8 +135,8 @@ class Assumption(_Strict):
 class FitConfig(_Strict):
     """Sampler settings of the fit (changing them refits)."""
 
-    draws: int = Field(1500, ge=1, le=MAX_FIT_STEPS, description="Posterior draws per chain (at most 1000 are "
-                                                                 f"stored, thinned); 1 to {MAX_FIT_STEPS}.")
+    draws: int = Field(2500, ge=1, le=MAX_FIT_STEPS, description="Posterior draws per chain (at most 1000 are "
+                                                                 f"stored over all chains, thinned); 1 to {MAX_FIT_STEPS}.")
     tune: int = Field(1000, ge=1, le=MAX_FIT_STEPS, description=f"Tuning steps per chain; 1 to {MAX_FIT_STEPS}.")
     chains: int = Field(2, ge=1, le=8, description="Markov chains; 1 to 8.")
     seed: int = Field(20210525, ge=0, le=MAX_SEED, description=f"Sampler seed; 0 to {MAX_SEED}.")
