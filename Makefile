@@ -38,6 +38,7 @@ results: $(STAMP)
 	for s in $(SWEEPS); do $(PY) run.py sweep $$s || exit 1; done
 	$(PY) run.py compare scenarios/*.yaml
 	$(PY) run.py backtest
+	$(PY) run.py posterior --out results/posterior
 	$(PY) run.py sbc
 	$(PY) benchmarks/bench.py
 	$(PY) examples/add_2024_figure.py --doc docs/add_data_example.md

@@ -604,51 +604,46 @@ def predict(input_file: Path = typer.Option(..., "--input", help="CSV of figure 
 
 @command()
 def posterior(as_of: str = typer.Option(BASELINE_AS_OF, help="Vintage of the fit (ISO date YYYY-MM-DD); the "
-                                        "baseline scenario's by default, with its sampler settings.")):
-    """Posterior of real GDP growth 2021-2022, the GDP deflator path and 2025 nominal GDP."""
-    import numpy as np
-    import pandas as pd
-
+                                        "baseline scenario's by default, with its sampler settings."),
+              out_dir: Optional[Path] = typer.Option(None, "--out", help="Also write the tables to this folder "
+                                                     "(posterior.csv, learning.csv, predictive_check.csv/.md).")):
+    """Posterior of real GDP growth 2021-2023, the GDP deflator path and 2025 nominal GDP; what each class
+    learned; and the posterior predictive check of every figure the fit read."""
     from model.fit import fit
+    from model.pipeline import check_output_dir, write_folder
+    from model.posterior_check import headline_quantities, predictive_check, predictive_markdown
 
     as_of = _as_of(as_of)
+    if out_dir is not None:
+        check_output_dir(out_dir)
     ds = _dataset(None)
     _vintage(ds, as_of)
     f = fit(ds, as_of=as_of, **_baseline_fit())
-    rows = [dict(indicator="gdp", year=y, span_start=None, kind="yoy_growth", price_basis="real") for y in (2021, 2022, 2023)]
-    rows += [dict(indicator="gdp_deflator", year=y, span_start=None, kind="level", price_basis="real")
-             for y in range(2015, 2026)]
-    rows += [dict(indicator="gdp", year=2025, span_start=None, kind="level", price_basis="nominal")]
-    from model.attainment import target_quantity
-    from model.fit import QUANTILES
-    from model.simulate import simulate
-
-    frame = pd.DataFrame(rows)
-    q, ok = target_quantity(simulate(f, 2025, seed=0), frame)
-    for p in (0.05, 0.5, 0.95):
-        frame[f"q{round(p * 100):02d}"] = np.quantile(q, p, axis=0)
-    frame["mean"] = q.mean(axis=0)
+    frame = headline_quantities(f)
     out.print(f"fit: {f.diagnostics.flag()} (as of {as_of}; {len(f.observations)} observations)")
     out.print(frame.drop(columns=["span_start"]).round(3).to_string(index=False))
+    learning = None
     if f.idata.attrs.get("engine") == "joint":
         from model.joint import learning_table
 
+        learning = learning_table(f)
         out.print("\nClass parameters, prior sd against posterior sd of their logs (learned, not set):")
-        out.print(learning_table(f).round(3).to_string(index=False))
-    from model.predict import predictive_draws
+        out.print(learning.round(3).to_string(index=False))
+    check = predictive_check(f)
+    out.print("\n" + predictive_markdown(check, as_of), markup=False, highlight=False, soft_wrap=True)
+    if out_dir is None:
+        return
 
-    obs = f.observations.reset_index(drop=True)
-    d = predictive_draws(f, obs, seed=1)
-    lo, hi = np.nanquantile(d, [0.025, 0.975], axis=0)
-    v = obs["value"].to_numpy(float)
-    readable = ~np.isnan(d).any(axis=0)
-    outside = readable & ((v < lo) | (v > hi)) & obs["comparator"].isin(["=", "about"]).to_numpy()
-    out.print(f"\n{int(readable.sum())} observations readable; {int(outside.sum())} outside their 95% posterior "
-              f"predictive interval:")
-    for j in np.flatnonzero(outside):
-        r = obs.iloc[j]
-        out.print(f"  {r['indicator']} {r['year']} {r['kind']} {r['value']:g} (95% PI {lo[j]:.4g}–{hi[j]:.4g}) "
-                  f"{r['source'][:3]}:{r['line']} {r['quote']}")
+    def fill(tmp: Path) -> dict:
+        frame.to_csv(tmp / "posterior.csv", index=False)
+        if learning is not None:
+            learning.to_csv(tmp / "learning.csv", index=False)
+        check.to_csv(tmp / "predictive_check.csv", index=False)
+        (tmp / "predictive_check.md").write_text(predictive_markdown(check, as_of), encoding="utf-8")
+        return {"scenario_hash": None, "fit_key": f.key, "as_of": as_of, "command": f"run.py posterior --as-of {as_of}",
+                "diagnostics": f.diagnostics.as_dict()}
+
+    out.print(f"[green]wrote[/] {write_folder(out_dir, fill)}", soft_wrap=True)
 
 
 @command()

@@ -133,10 +133,19 @@ def sbc_sentence(results: Path) -> str:
             f"divergences in {div} of {n} fits.")
 
 
+def predictive_sentence(results: Path) -> str:
+    """The posterior predictive check of the baseline fit (``results/posterior/predictive_check.csv``)."""
+    check = pd.read_csv(results / "posterior" / "predictive_check.csv")
+    exact = check[check["readable"] & check["comparator"].isin(["=", "about"])]
+    k, n = int(exact["outside"].sum()), len(exact)
+    return (f"Posterior predictive check of the baseline fit (`results/posterior/predictive_check.md`): {k} of "
+            f"{n} exact figures ({k / n:.1%}) lie outside their central 95% predictive interval.")
+
+
 def render(results: Path = ROOT / "results") -> str:
     """The README block: every sentence computed from ``results``."""
     return "\n\n".join([headline_table(results), coverage_sentence(results), gdp_sentence(results),
-                        convergence_sentence(results), backtest_sentence(results), record_sentence(results),
+                        convergence_sentence(results), predictive_sentence(results), backtest_sentence(results), record_sentence(results),
                         sbc_sentence(results)])
 
 
