@@ -395,6 +395,9 @@ def _fit_joint(layout, obs, signals, structure, settings, key, path, stored, cac
     diag = _diagnostics(idata, seconds)
     idata = idata.isel(draw=slice(None, None, _thin(settings)))
     idata.posterior = idata.posterior.drop_vars([k for k in idata.posterior.data_vars if k.endswith("_log__")])
+    for group in ("warmup_posterior", "warmup_sample_stats"):  # tuning draws: nothing downstream reads them
+        if group in idata.groups():
+            delattr(idata, group)
     post = {k: _stack(v.to_numpy()) for k, v in idata.posterior.data_vars.items()}
     start = time.perf_counter()
     paths = smooth(st, post, settings.seed)

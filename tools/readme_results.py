@@ -98,7 +98,7 @@ def backtest_sentence(results: Path) -> str:
             r = _measure(s, name)
             skills.append(f"{base} {r['value']:.2f} ({r['detail']})")
     pit = _measure(s, "PIT uniformity (KS p-value)")["value"]
-    return (f"Vintage backtest (`results/backtest/summary.csv`): coverage of 50/80/95% intervals "
+    return ("Vintage backtest (`results/backtest/summary.csv`): coverage of 50/80/95% intervals "
             + " / ".join(f"{c['value']:.2f} ({c['detail']})" for c in cov)
             + f"; PIT uniformity KS p = {pit:.2f}; median CRPS skill per figure against " + "; ".join(skills) + ".")
 
