@@ -630,7 +630,8 @@ def posterior(as_of: str = typer.Option(BASELINE_AS_OF, help="Vintage of the fit
         out.print("\nClass parameters, prior sd against posterior sd of their logs (learned, not set):")
         out.print(learning.round(3).to_string(index=False))
     check = predictive_check(f)
-    out.print("\n" + predictive_markdown(check, as_of), markup=False, highlight=False, soft_wrap=True)
+    check_text = predictive_markdown(check, as_of)
+    out.print("\n" + check_text, markup=False, highlight=False, soft_wrap=True)
     if out_dir is None:
         return
 
@@ -639,7 +640,7 @@ def posterior(as_of: str = typer.Option(BASELINE_AS_OF, help="Vintage of the fit
         if learning is not None:
             learning.to_csv(tmp / "learning.csv", index=False)
         check.to_csv(tmp / "predictive_check.csv", index=False)
-        (tmp / "predictive_check.md").write_text(predictive_markdown(check, as_of), encoding="utf-8")
+        (tmp / "predictive_check.md").write_text(check_text, encoding="utf-8")
         return {"scenario_hash": None, "fit_key": f.key, "as_of": as_of, "command": f"run.py posterior --as-of {as_of}",
                 "diagnostics": f.diagnostics.as_dict()}
 
@@ -648,13 +649,17 @@ def posterior(as_of: str = typer.Option(BASELINE_AS_OF, help="Vintage of the fit
 
 @command()
 def backtest(as_of: str = typer.Option("2021-05-25", help="Vintage of the fit being scored."),
-             draws: int = typer.Option(2500, min=1, max=20000, help="Posterior draws per chain (default: the "
-                                       "fit's, so the as_of_2021 scenario's posterior is reused)."),
-             tune: int = typer.Option(1000, min=1, max=20000, help="Tuning steps per chain."),
+             draws: Optional[int] = typer.Option(None, min=1, max=20000, help="Posterior draws per chain (default: "
+                                                 "the fit's, so the as_of_2021 scenario's posterior is reused)."),
+             tune: Optional[int] = typer.Option(None, min=1, max=20000, help="Tuning steps per chain (default: "
+                                                "the fit's)."),
              out_dir: Path = typer.Option(Path("results/backtest"), "--out", help="Folder for the scores.")):
     """Fit as of an earlier vintage and score its forecasts of every later figure; score the 13th plan's record."""
     from model.backtest import plan13_record, vintage_backtest, write_backtest, write_plan13
+    from model.fit import FitSettings
 
+    draws = FitSettings.draws if draws is None else draws
+    tune = FitSettings.tune if tune is None else tune
     ds = _dataset(None)
     as_of = _as_of(as_of)
     _vintage(ds, as_of)

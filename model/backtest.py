@@ -25,7 +25,7 @@ import scoringrules as sr
 from scipy import stats
 
 from . import data as data_mod
-from .fit import fit
+from .fit import FitSettings, fit
 from .predict import predictive_draws
 from .predict import summarise as summarise_draws
 
@@ -78,8 +78,8 @@ def _plan_forecast(targets: pd.DataFrame, row) -> float:
     return float(t["threshold"].iloc[0])
 
 
-def vintage_backtest(dataset: data_mod.Dataset | None = None, as_of: str = "2021-05-25", draws: int = 2500,
-                     tune: int = 1000, seed: int = 20210525, n_draws: int = 2000) -> tuple[pd.DataFrame, pd.DataFrame]:
+def vintage_backtest(dataset: data_mod.Dataset | None = None, as_of: str = "2021-05-25",
+                     draws: int = FitSettings.draws, tune: int = FitSettings.tune, seed: int = FitSettings.seed, n_draws: int = 2000) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Score the model fitted as of ``as_of`` on every later figure; return (per-figure scores, summary)."""
 
     dataset = dataset or data_mod.shipped()

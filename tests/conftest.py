@@ -67,3 +67,20 @@ def run_output(small_scenario, tmp_path_factory):
     result = CliRunner().invoke(app, ["run", str(small_scenario), "--out", str(out), "--lang", "en"])
     assert result.exit_code == 0, result.output
     return out, result.output
+
+
+@pytest.fixture
+def small_settings(monkeypatch, small_fit):
+    """The CLI's fit, spied on: what it is asked for is recorded; it samples with the small test settings (cached)."""
+    import importlib
+
+    fit_mod = importlib.import_module("model.fit")  # `import model.fit` would give the function
+    calls = []
+    real = fit_mod.fit
+
+    def spy(dataset, **kwargs):
+        calls.append(kwargs)
+        return real(dataset, **{**kwargs, **SMALL_FIT})
+
+    monkeypatch.setattr(fit_mod, "fit", spy)
+    return calls

@@ -12,15 +12,8 @@ from typer.testing import CliRunner
 from model.posterior_check import predictive_check, predictive_markdown
 from run import app
 
-SMALL_FIT = dict(draws=150, tune=150, chains=2, seed=11)  # conftest's small_fit (cached)
 runner = CliRunner()
 fit_mod = importlib.import_module("model.fit")
-
-
-@pytest.fixture
-def small_settings(monkeypatch, small_fit):
-    real = fit_mod.fit
-    monkeypatch.setattr(fit_mod, "fit", lambda dataset, **kw: real(dataset, **{**kw, **SMALL_FIT}))
 
 
 def test_predictive_check_counts_figures_outside_their_interval(small_fit):

@@ -12,7 +12,6 @@ import run
 from model import load_scenario
 from run import app
 
-SMALL_FIT = dict(draws=150, tune=150, chains=2, seed=11)  # the settings of conftest's small_fit (cached)
 runner = CliRunner()
 fit_mod = importlib.import_module("model.fit")  # `import model.fit` would give the function
 HEADER = "indicator,year,kind,price_basis,value"
@@ -109,20 +108,6 @@ ROWS = (f"{HEADER},note\n"
         "gdp,2023,level,nominal,2806.2,a figure of the data: scored\n"
         "gdp,2025,level,nominal,,the headline target's quantity\n"
         "gdp,2024,yoy_growth,real,,\n")
-
-
-@pytest.fixture
-def small_settings(monkeypatch, small_fit):
-    """The CLI's fit, spied on: what it is asked for is recorded; it samples with the small test settings (cached)."""
-    calls = []
-    real = fit_mod.fit
-
-    def spy(dataset, **kwargs):
-        calls.append(kwargs)
-        return real(dataset, **{**kwargs, **SMALL_FIT})
-
-    monkeypatch.setattr(fit_mod, "fit", spy)
-    return calls
 
 
 @pytest.mark.parametrize("as_of", [["--as-of", "2024-03-31"], []], ids=["explicit", "default"])
